@@ -23,6 +23,10 @@ _SUBCOMMANDS = [
     "report",
     "tracks",
     "demo",
+    "shard",
+    "merge",
+    "pipeline",
+    "datapath",
 ]
 
 for _name in _SUBCOMMANDS:

@@ -1,0 +1,258 @@
+"""Pruning strategies for pruned LRP (PLRP), applied inside the relevance pass.
+
+After the relevance ``r`` of a pruned tensor is complete (all its consumers have handed
+it their relevance) it is flattened per sample to ``(N, M)``, small entries are set to
+zero, and the survivors are redistributed; the pruned relevance is then propagated
+further down, so sparsity compounds toward the input. The model is never modified.
+
+Default prune points: the relevance of every convolution and linear layer's input,
+except the model input X itself (and tensors that are X up to a reshape/padding).
+A tensor feeding several layers (a residual stream) is pruned once.
+
+Selection (vectorised over the batch, no Python loop over samples or positions; ties
+are broken deterministically by position, lower flat index first):
+
+* :class:`MassPrune` (the paper's PLRP): sort the positive entries ascending and drop
+  the longest prefix whose sum is at most ``p`` times the positive total; the same on
+  the negative entries (on ``|r|``) with ``p_neg`` (default ``p / 2``).
+* :class:`TopK`: keep the ``k`` entries of largest ``|r|`` (``k`` a count clamped to the
+  layer size, or a fraction in (0, 1] of the layer's units, rounded up).
+
+Redistribution: ``"lambda"`` rescales the positive survivors so the positive total is
+what it was before pruning, likewise the negative ones (a sign with no survivor keeps
+nothing: no division by zero); ``"matrix"`` (PLRP-M, our reading) redoes the consumer
+layers' relevance step with the pruned units masked out of their input, so each upper
+unit hands its relevance only to surviving inputs in proportion to their
+contributions; upper units with no surviving (non-zero) contribution fall back to
+lambda (their normal relevance at the survivors, rescaled to their positive and
+negative totals); ``"none"`` drops the pruned mass.
+"""
+
+import math
+
+import torch
+
+_REDISTRIBUTE = ("lambda", "matrix", "none")
+
+
+class Pruning:
+    """Base class of pruning strategies.
+
+    Parameters
+    ----------
+    redistribute : {"lambda", "matrix", "none"}
+    layers : None, str, int, type, list of those, or dict {spec: value}
+        Which tensors are pruned. ``None``: the inputs of every Conv1d/Linear layer
+        except X. A str names an explained layer (its input is pruned) or a graph node
+        (module path / fx node name; that node's output is pruned); an int indexes
+        :attr:`LRP.layer_names` (negative allowed); a module type selects the inputs of
+        all layers of that type. A dict gives a per-layer ``k`` or ``p``.
+    """
+
+    def __init__(self, redistribute="lambda", layers=None):
+        if redistribute not in _REDISTRIBUTE:
+            raise ValueError(f"redistribute must be one of {_REDISTRIBUTE}, got {redistribute!r}")
+        self.redistribute = redistribute
+        self.layers = layers
+
+    # -- selection ---------------------------------------------------------------
+    def is_noop(self, value, size):
+        """True when ``value`` keeps every unit of a layer of ``size`` units."""
+        raise NotImplementedError
+
+    def keep_mask(self, r, value):
+        """Boolean mask ``(N, M)`` of surviving entries of ``r`` ``(N, M)``."""
+        raise NotImplementedError
+
+    def check_value(self, value):
+        raise NotImplementedError
+
+    def apply(self, R, value, ctx=None):
+        """Prune one tensor's relevance.
+
+        Parameters
+        ----------
+        R : torch.Tensor
+            ``(N, ...)`` relevance of the pruned tensor.
+        value : float or int
+            The layer's ``k`` or ``p``.
+
+        Returns
+        -------
+        (torch.Tensor, torch.Tensor or None)
+            Pruned relevance with ``R``'s shape, and the keep mask (``None`` if nothing was
+            pruned).
+        """
+        shape = R.shape
+        r = R.reshape(shape[0], -1)
+        if self.is_noop(value, r.shape[1]):
+            return R, None
+        keep = self.keep_mask(r, value)
+        if self.redistribute == "lambda":
+            out = lambda_redistribute(r, keep)
+        else:
+            out = r * keep
+        return out.reshape(shape), keep.reshape(shape)
+
+
+def lambda_redistribute(r, keep, target=None):
+    """Rescale surviving entries so positive and negative totals are preserved.
+
+    Parameters
+    ----------
+    r : torch.Tensor
+        ``(N, M)`` relevance before pruning.
+    keep : torch.Tensor
+        ``(N, M)`` bool mask of survivors.
+    target : torch.Tensor, optional
+        ``(N, M)`` relevance whose totals are to be matched (default ``r``).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, M)``: ``r * keep`` with positive entries scaled by ``P_before / P_after`` and
+        negative ones by ``N_before / N_after`` (0 where there is no survivor).
+    """
+    t = r if target is None else target
+    rk = r * keep
+    pos_b = t.clamp(min=0).sum(1, keepdim=True)
+    neg_b = t.clamp(max=0).sum(1, keepdim=True)
+    pos_a = rk.clamp(min=0).sum(1, keepdim=True)
+    neg_a = rk.clamp(max=0).sum(1, keepdim=True)
+    sp = torch.where(pos_a > 0, pos_b / torch.where(pos_a > 0, pos_a, torch.ones_like(pos_a)), torch.zeros_like(pos_a))
+    sn = torch.where(neg_a < 0, neg_b / torch.where(neg_a < 0, neg_a, -torch.ones_like(neg_a)), torch.zeros_like(neg_a))
+    return torch.where(rk > 0, rk * sp, rk * sn)
+
+
+def _mass_drop(v, p):
+    """Drop mask for non-negative ``v`` (N, M): longest ascending prefix of the positive
+    entries with cumulative sum <= p * total (ties: lower index dropped first)."""
+    vals, idx = torch.sort(v, dim=1, stable=True)
+    cs = torch.cumsum(vals, dim=1)
+    total = cs[:, -1:]
+    drop_sorted = (cs <= p * total) & (vals > 0)
+    drop = torch.zeros_like(drop_sorted)
+    drop.scatter_(1, idx, drop_sorted)
+    return drop
+
+
+class MassPrune(Pruning):
+    """PLRP mass pruning: drop the share ``p`` of positive and ``p_neg`` of negative mass.
+
+    Parameters
+    ----------
+    p : float or dict
+        Share in [0, 1) of the positive relevance mass to drop per sample and layer.
+        A dict ``{layer spec: p}`` prunes only those layers, each with its own share.
+    p_neg : float, optional
+        Share of the negative mass (default ``p / 2``, our reading of the paper).
+    redistribute : {"lambda", "matrix", "none"}
+        See the module docstring.
+    layers : optional
+        Which layers (see :class:`Pruning`); a dict gives per-layer ``p``.
+    """
+
+    def __init__(self, p, p_neg=None, redistribute="lambda", layers=None):
+        if isinstance(p, dict):
+            if layers is not None:
+                raise ValueError("give per-layer shares either as p={...} or layers={...}, not both")
+            layers, p = p, None
+        super().__init__(redistribute, layers)
+        self.p = p
+        self.p_neg = p_neg
+        if p is not None:
+            self.check_value(p)
+        if isinstance(layers, dict):
+            for v in layers.values():
+                self.check_value(v)
+        if p_neg is not None and not (0 <= float(p_neg) < 1):
+            raise ValueError(f"MassPrune: p_neg must be in [0, 1), got {p_neg!r}")
+
+    def __repr__(self):
+        return f"MassPrune(p={self.p!r}, p_neg={self.p_neg!r}, redistribute={self.redistribute!r}, layers={self.layers!r})"
+
+    @property
+    def default_value(self):
+        return self.p
+
+    def check_value(self, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 <= float(value) < 1):
+            raise ValueError(f"MassPrune: p must be a number in [0, 1), got {value!r}")
+
+    def _pneg(self, p):
+        return p / 2 if self.p_neg is None else float(self.p_neg)
+
+    def is_noop(self, value, size):
+        return float(value) == 0 and self._pneg(float(value)) == 0
+
+    def keep_mask(self, r, value):
+        p = float(value)
+        drop = _mass_drop(r.clamp(min=0), p) if p > 0 else torch.zeros(r.shape, dtype=torch.bool, device=r.device)
+        pn = self._pneg(p)
+        if pn > 0:
+            drop |= _mass_drop((-r).clamp(min=0), pn)
+        return ~drop
+
+
+class TopK(Pruning):
+    """Keep the ``k`` units of largest ``|relevance|`` per sample and pruned layer.
+
+    Parameters
+    ----------
+    k : int, float or dict
+        A count (clamped to the layer size) or a fraction in (0, 1] of the layer's units
+        (rounded up). A dict ``{layer spec: k}`` prunes only those layers.
+    redistribute : {"lambda", "matrix", "none"}
+        See the module docstring.
+    layers : optional
+        Which layers (see :class:`Pruning`); a dict gives per-layer ``k``.
+    """
+
+    def __init__(self, k, redistribute="lambda", layers=None):
+        if isinstance(k, dict):
+            if layers is not None:
+                raise ValueError("give per-layer k either as k={...} or layers={...}, not both")
+            layers, k = k, None
+        super().__init__(redistribute, layers)
+        self.k = k
+        if k is not None:
+            self.check_value(k)
+        if isinstance(layers, dict):
+            for v in layers.values():
+                self.check_value(v)
+
+    def __repr__(self):
+        return f"TopK(k={self.k!r}, redistribute={self.redistribute!r}, layers={self.layers!r})"
+
+    @property
+    def default_value(self):
+        return self.k
+
+    def check_value(self, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"TopK: k must be an int count or a float fraction in (0, 1], got {value!r}")
+        if isinstance(value, float) and not (0 < value <= 1):
+            raise ValueError(f"TopK: a fractional k must be in (0, 1], got {value!r}")
+        if isinstance(value, int) and value < 1:
+            raise ValueError(f"TopK: k must be at least 1, got {value!r}")
+
+    def count(self, value, size):
+        """Number of kept units for a layer of ``size`` units."""
+        if isinstance(value, float):
+            return max(1, min(size, math.ceil(value * size - 1e-9)))
+        return min(int(value), size)
+
+    def is_noop(self, value, size):
+        return self.count(value, size) >= size
+
+    def keep_mask(self, r, value):
+        k = self.count(value, r.shape[1])
+        a = r.abs()
+        # k-th largest |r| per sample, then keep all above it and the lowest-index ties
+        kth = torch.topk(a, k, dim=1, largest=True, sorted=False).values.min(dim=1, keepdim=True).values
+        above = a > kth
+        tie = a == kth
+        need = k - above.sum(1, keepdim=True)
+        tie_rank = torch.cumsum(tie.to(torch.int64), dim=1)
+        keep = above | (tie & (tie_rank <= need))
+        return keep

@@ -1,0 +1,89 @@
+# Config resolution and helpers shared by the rules.
+
+import json
+import shlex
+import shutil
+import sys
+
+import sparselrp
+from sparselrp import pipeline as _slp
+
+OUT = Path(config["outdir"])
+
+
+def _exe():
+    if config.get("executable"):
+        return config["executable"]
+    beside = Path(sys.executable).parent / "sparselrp"
+    if beside.exists():
+        return shlex.quote(str(beside))
+    found = shutil.which("sparselrp")
+    return shlex.quote(found) if found else "sparselrp"
+
+
+SPARSELRP = _exe()
+
+# ---- input: BED + genome, or FASTA -------------------------------------------------------
+_inp = config["input"]
+if _inp.get("bed"):
+    INPUT_KIND = "bed"
+    INPUT_FILE = _slp.resolve_data(_inp["bed"])
+    GENOME = _slp.resolve_data(_inp.get("genome"))
+    if not GENOME:
+        raise ValueError("config: input.bed needs input.genome (the genome FASTA)")
+    if not _inp.get("length"):
+        raise ValueError("config: input.bed needs input.length (the window length)")
+elif _inp.get("fasta"):
+    INPUT_KIND = "fasta"
+    INPUT_FILE = _slp.resolve_data(_inp["fasta"])
+    GENOME = None
+else:
+    raise ValueError("config: set input.fasta, or input.bed and input.genome")
+
+N_RECORDS = _slp.count_records(INPUT_FILE, INPUT_KIND)
+if N_RECORDS == 0:
+    raise ValueError(f"{INPUT_FILE}: no records")
+N_SHARDS = max(1, min(int(config["shards"]), N_RECORDS))
+SHARDS = [f"{i:04d}" for i in range(N_SHARDS)]
+SHARD_EXT = "fa" if INPUT_KIND == "fasta" else "bed"
+
+# ---- model -------------------------------------------------------------------------------
+TRAIN_MODEL = config["model"] == "train"
+MODEL = str(OUT / "model") if TRAIN_MODEL else _slp.resolve_model(config["model"])
+
+wildcard_constraints:
+    shard=r"\d{4}",
+
+
+def res(rule_name, key):
+    """Threads / mem_mb / runtime of a rule from config["resources"]."""
+    builtin = {"default": {"threads": 1, "mem_mb": 2000, "runtime": 60},
+               "attribute": {"threads": 2, "mem_mb": 3000, "runtime": 240},
+               "train": {"threads": 2, "mem_mb": 3000, "runtime": 120}}
+    for table in (config.get("resources", {}), builtin):
+        for name in (rule_name, "default"):
+            if key in table.get(name, {}):
+                return table[name][key]
+
+
+def logpath(rule_name, name=None):
+    """logs/{rule}/{wildcards}.log, or logs/{rule}/{rule}.log for rules without wildcards."""
+    return str(OUT / "logs" / rule_name / f"{name or rule_name}.log")
+
+
+def final_outputs():
+    out = [OUT / "attributions.npz", OUT / "onehot.npz"]
+    if config["merge"]["dense"]:
+        out.append(OUT / "attributions.dense.npz")
+    if config["attribute"]["hypothetical"]:
+        out.append(OUT / "hypothetical.npz")
+    if config["tracks"]["enabled"]:
+        out.append(OUT / "tracks" / "relevance.bedGraph.gz")
+        if config["tracks"]["bigwig"]:
+            out.append(OUT / "tracks" / "relevance.bw")
+    out += [OUT / "seqlets.tsv", OUT / "motifs.meme"]
+    if config["logos"]["enabled"]:
+        out.append(OUT / "logos")
+    if config["report"]["enabled"]:
+        out.append(OUT / "report.html")
+    return [str(p) for p in out]
