@@ -40,7 +40,7 @@ def tracks_command(attributions, sequences, bedgraph, bigwig, chrom_sizes, reduc
     if R.shape[0] != ohe.X.shape[0] or R.shape[-1] != ohe.X.shape[-1]:
         raise ValueError(f"{attributions}: shape {tuple(R.shape)} does not match the sequences "
                          f"{tuple(ohe.X.shape)} of {sequences}")
-    del ohe.X
+    ohe.X = None  # only the coordinates are needed from here on
     sizes = read_chrom_sizes(chrom_sizes) if chrom_sizes else None
     if bedgraph:
         n = write_bedgraph(bedgraph, R, ohe.coords, reduce=reduce, chrom_sizes=sizes, keep_zeros=keep_zeros,

@@ -163,9 +163,11 @@ def match_jaspar(motifs, release=None, collection="CORE", tax_group="vertebrates
     -------
     list of Motif
         The same objects, with ``matches`` set to dicts with keys
-        ``target_id``, ``target_name``, ``p_value``, ``q_value``, ``offset``,
-        ``orientation`` (``"+"`` target as stored, ``"-"`` its reverse
-        complement), ``score`` and ``overlap``.
+        ``target_id``, ``target_name``, ``p_value``, ``q_value``, ``offset``
+        (the column of the target, in the given orientation, aligned with the
+        motif's first column; negative when the motif starts before the
+        target), ``orientation`` (``"+"`` target as stored, ``"-"`` its reverse
+        complement), ``score`` (TOMTOM's score) and ``overlap`` (aligned columns).
     """
     motifs = list(motifs)
     if top < 1:

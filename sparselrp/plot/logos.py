@@ -309,15 +309,16 @@ def _new_figure(width, height, nrows=1, suptitle=False):
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width, height))
-    top_in = 0.22 + (0.2 if suptitle else 0.0)
+    top_in, bottom_in, gap_in = 0.22 + (0.2 if suptitle else 0.0), 0.28, 0.5
+    axes_in = max(0.3, (height - top_in - bottom_in - (nrows - 1) * gap_in) / nrows)
     fig.subplots_adjust(left=min(0.45, 0.62 / width), right=1 - min(0.1, 0.08 / width),
-                        bottom=0.28 / height, top=1 - top_in / height, hspace=0.3 * nrows / height + 0.15)
+                        bottom=bottom_in / height, top=1 - top_in / height, hspace=gap_in / axes_in)
     axes = fig.subplots(nrows, 1, squeeze=False)[:, 0]
     return fig, list(axes)
 
 
 def _logo_size(width_positions, nrows=1):
-    return max(3.0, 0.09 * width_positions + 0.8), 1.45 * nrows + (0.15 if nrows > 1 else 0.0)
+    return max(3.0, 0.09 * width_positions + 0.8), 1.45 * nrows + (0.55 if nrows > 1 else 0.0)
 
 
 def _clear_axes(ax):
@@ -552,7 +553,7 @@ def plot_motif(motif, figsize=None):
     if not kinds:
         raise ValueError(f"motif {getattr(motif, 'name', '?')!r} has no pwm, cwm or hcwm")
     W = _as_array(getattr(motif, kinds[0]), kinds[0]).shape[1]
-    fig, axes = _new_figure(*(figsize or (max(2.5, 0.22 * W + 0.8), 1.3 * len(kinds) + 0.2)), nrows=len(kinds),
+    fig, axes = _new_figure(*(figsize or (max(2.5, 0.22 * W + 0.8), 1.4 * len(kinds) + 0.5)), nrows=len(kinds),
                             suptitle=True)
     for ax, kind in zip(axes, kinds):
         plot_motif_logo(motif, kind, ax=ax, title=kind.upper())

@@ -1,0 +1,43 @@
+"""``sparselrp attribute``: explain a one-hot file with (pruned) LRP."""
+
+import json
+
+import click
+
+from ._common import main, progress_enabled
+from .options import explain_options, load_model, pruning_from_options, resolve_device, resolve_target
+
+
+@main.command("attribute")
+@click.option("-m", "--model", "model_dir", required=True,
+              help="Model directory (config.json + model.safetensors), or pretrained:ctcf.")
+@click.option("-s", "--sequences", "ohe", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="One-hot .npz (key arr_0, shape (N, 4, L)) from `sparselrp encode`.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Attributions .npz (dense arr_0 (N, 4, L), or sparse with --sparse).")
+@explain_options
+@click.option("--sparse", is_flag=True, help="Write --output in the sparse COO form (smaller for pruned maps).")
+@click.option("--dense", "dense_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the dense arr_0 form here (for `modisco motifs -a`).")
+@click.option("--hypothetical", "hyp_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write hypothetical contributions for all four bases here.")
+@click.option("--strand-average", is_flag=True, help="Average with the reverse-complement map flipped back.")
+@click.option("--stats", "stats_path", type=click.Path(dir_okay=False), default=None,
+              help="Write a JSON summary: sparsity, conservation, per-layer zero share and Gini.")
+def attribute(model_dir, ohe, output, target, composite, topk, prune_mass, p_neg, redistribute, batch_size,
+              device, sparse, dense_path, hyp_path, strand_average, stats_path):
+    """Explain every sequence of a one-hot file; stream it batch by batch."""
+    from ..attribute import attribute_file
+
+    pruning = pruning_from_options(topk, prune_mass, p_neg, redistribute)
+    target = resolve_target(target, model_dir)
+    model = load_model(model_dir, device=resolve_device(device))
+    summary = attribute_file(
+        model, ohe, output, target=target, composite=composite, pruning=pruning, batch_size=batch_size,
+        device=resolve_device(device), sparse=sparse, dense_path=dense_path, hypothetical_path=hyp_path,
+        strand_average=strand_average, stats_path=stats_path, progress=progress_enabled(),
+    )
+    msg = f"explained {summary['n']} sequences of length {summary['length']} -> {output}"
+    if "input_zero_share" in summary:
+        msg += f" (zero positions {summary['input_zero_share']:.1%})"
+    click.echo(msg, err=True)

@@ -1,0 +1,86 @@
+"""Click options shared by the subcommands that explain a model."""
+
+import click
+
+COMPOSITE_NAMES = [
+    "best-practice", "zero", "epsilon", "epsilon-plus", "epsilon-plus-flat", "epsilon-gamma-box",
+    "epsilon-alpha2-beta1", "epsilon-alpha2-beta1-flat",
+]
+
+
+def explain_options(f):
+    """Add --target, --composite, --topk/--prune-mass, --redistribute, --batch-size, --device."""
+    opts = [
+        click.option("--target", default="0", show_default=True,
+                     help="Output column to explain (index, or a task name from the model's config)."),
+        click.option("--composite", type=click.Choice(COMPOSITE_NAMES), default="best-practice",
+                     show_default=True, help="Which LRP rule goes where (zennit's names)."),
+        click.option("--topk", default=None,
+                     help="Top-k pruning: keep K units per layer and sample (an int), or a fraction in (0, 1]."),
+        click.option("--prune-mass", type=float, default=None,
+                     help="PLRP mass pruning: drop the share P in [0, 1) of each layer's positive relevance."),
+        click.option("--p-neg", type=float, default=None,
+                     help="Share of negative relevance mass to drop with --prune-mass (default P/2)."),
+        click.option("--redistribute", type=click.Choice(["lambda", "matrix", "none"]), default="lambda",
+                     show_default=True, help="How pruned relevance is given back to the survivors."),
+        click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
+                     help="Sequences explained at once (sets peak memory)."),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+                     help="Where to compute; auto picks CUDA when present."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def pruning_from_options(topk, prune_mass, p_neg, redistribute):
+    """Build the pruning object from CLI values (None when neither option is given)."""
+    from ..lrp import MassPrune, TopK
+
+    if topk is not None and prune_mass is not None:
+        raise click.UsageError("give either --topk or --prune-mass, not both")
+    if topk is not None:
+        try:
+            k = float(topk) if any(c in str(topk) for c in ".eE") else int(topk)
+        except ValueError:
+            raise click.BadParameter(f"{topk!r} is neither an int nor a fraction", param_hint="--topk") from None
+        return TopK(k, redistribute=redistribute)
+    if prune_mass is not None:
+        return MassPrune(prune_mass, p_neg=p_neg, redistribute=redistribute)
+    if p_neg is not None:
+        raise click.UsageError("--p-neg needs --prune-mass")
+    return None
+
+
+def resolve_target(target, model_dir=None):
+    """An output index from an int string or a task name recorded in the model's config."""
+    try:
+        return int(target)
+    except ValueError:
+        pass
+    tasks = None
+    if model_dir is not None:
+        from ..models import read_config
+
+        try:
+            cfg = read_config(model_dir)
+            tasks = (cfg.get("metadata") or {}).get("tasks") or cfg.get("tasks")
+        except Exception:  # noqa: BLE001 - the load itself reports a bad config
+            tasks = None
+    if tasks and target in tasks:
+        return list(tasks).index(target)
+    known = f" (the model's tasks: {', '.join(map(str, tasks))})" if tasks else ""
+    raise click.BadParameter(f"{target!r} is not an output index or task name{known}", param_hint="--target")
+
+
+def resolve_device(device):
+    return None if device == "auto" else device
+
+
+def load_model(model_dir, device=None):
+    """Load a model directory, or a packaged model given as ``pretrained:NAME``."""
+    from .. import models
+
+    if str(model_dir).startswith("pretrained:"):
+        return models.pretrained(str(model_dir).split(":", 1)[1])
+    return models.load(model_dir, device=device)

@@ -1,0 +1,22 @@
+"""Layer-wise relevance propagation and pruned LRP for convolutional genome models.
+
+>>> import sparselrp as sl
+>>> R = sl.lrp(model, X, target=0)                                  # doctest: +SKIP
+>>> R = sl.lrp(model, X, target=0, pruning=sl.MassPrune(0.5))       # doctest: +SKIP
+>>> explainer = sl.LRP(model, composite="epsilon-plus")             # doctest: +SKIP
+>>> R, layers = explainer.attribute(X, target=1, return_layers=True)  # doctest: +SKIP
+
+Modules: :mod:`.graph` (capture and canonization), :mod:`.rules`, :mod:`.composites`,
+:mod:`.propagate` (the pass), :mod:`.pruning`, :mod:`.targets`, :mod:`.api`.
+"""
+
+from .api import LRP, conservation, lrp
+from .composites import COMPOSITES, Composite, get_composite
+from .pruning import MassPrune, Pruning, TopK
+from .rules import AlphaBeta, Epsilon, Flat, Gamma, Norm, Pass, Rule, WSquare, ZBox, ZeroRule, ZPlus
+
+__all__ = [
+    "lrp", "LRP", "conservation", "TopK", "MassPrune", "Pruning",
+    "Epsilon", "Gamma", "ZPlus", "AlphaBeta", "ZBox", "Flat", "WSquare", "Pass", "Norm", "ZeroRule", "Rule",
+    "COMPOSITES", "Composite", "get_composite",
+]
