@@ -283,7 +283,7 @@ def _snakemake(workdir, snakefile, *args, check=True):
 
 
 def _ctcf_config(path, **extra):
-    cfg = {"shards": 3, "merge": {"dense": True}, "attribute": {"batch_size": 128}}
+    cfg = {"shards": 3, "merge": {"dense": True}, "attribute": {"batch_size": 128, "device": "cpu"}}
     cfg.update(extra)
     return _write_config(path, **cfg)
 
@@ -413,7 +413,7 @@ def test_pipeline_bed_genome_windows_with_tracks(tmp_path):
     bed.write_text("".join(f"chr17\t{s}\t{s + 200}\tw{i}\t0\t{'+-'[i % 2]}\n"
                            for i, s in enumerate(range(0, 40000 - 200 + 1, 250))))
     cfg = _write_config(tmp_path / "bed.yaml", input={"bed": str(bed), "genome": "package:chr17_fasta", "length": 200},
-                        shards=2, logos={"enabled": True})
+                        shards=2, attribute={"device": "cpu"})
     root_snakefile = ROOT / "pipelines" / "Snakefile"
     snakefile = root_snakefile if root_snakefile.exists() else slp.snakefile()
     _snakemake(tmp_path, snakefile, "-c", "2", "--configfile", cfg)

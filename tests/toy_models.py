@@ -132,9 +132,11 @@ class BPNetLike(nn.Module):
     ``profile=True`` the forward returns ``(profile (N, 2, L), counts (N, n_out))``.
 
     ``sum_module=True`` writes the residual adds as ``Sum()(torch.stack([a, b], -1))``
-    (the form zennit's ``Sum`` layer needs, used for the zennit comparison)."""
+    (the form zennit's ``Sum`` layer needs, used for the zennit comparison);
+    ``pool_module=True`` pools with ``nn.AdaptiveAvgPool1d(1)`` instead of ``x.mean(-1)``
+    (zennit only sees module-form pooling)."""
 
-    def __init__(self, n_out=2, bias=True, profile=False, sum_module=None, seed=2):
+    def __init__(self, n_out=2, bias=True, profile=False, sum_module=None, pool_module=False, seed=2):
         super().__init__()
         torch.manual_seed(seed)
         self.conv0 = nn.Conv1d(4, 8, 7, padding="same", bias=bias)
@@ -146,6 +148,7 @@ class BPNetLike(nn.Module):
         self.profile_head = nn.Conv1d(8, 2, 5, padding=2, bias=bias)
         self.count_head = nn.Linear(8, n_out, bias=bias)
         self.profile = profile
+        self.pool = nn.Sequential(nn.AdaptiveAvgPool1d(1), nn.Flatten()) if pool_module else None
         self.sum1 = sum_module() if sum_module is not None else None
         self.sum2 = sum_module() if sum_module is not None else None
         if bias:
@@ -162,7 +165,8 @@ class BPNetLike(nn.Module):
         x = self.relu0(self.conv0(x))
         x = self._add(self.sum1, x, self.relu1(self.dil1(x)))
         x = self._add(self.sum2, x, self.relu2(self.dil2(x)))
-        counts = self.count_head(x.mean(dim=-1))
+        pooled = x.mean(dim=-1) if self.pool is None else self.pool(x)
+        counts = self.count_head(pooled)
         if self.profile:
             return self.profile_head(x), counts
         return counts

@@ -87,6 +87,7 @@ table.kv th { width:260px; }
 .note { color:var(--muted); font-size:13px; }
 .empty { color:var(--muted); font-style:italic; }
 .grid { display:grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap:14px; }
+.stack { display:grid; grid-template-columns: 1fr; gap:14px; }
 .card { border:1px solid var(--line); border-radius:6px; padding:10px 12px; background:#fff; }
 .card h3 { margin-top:0; }
 .meta { color:var(--muted); font-size:12px; margin-bottom:6px; }
@@ -336,7 +337,7 @@ def _section_sequences(sequences, crop):
         note += " Upper logo: LRP; lower logo: pruned LRP (same window, own scales)."
     note += "</p>"
     cards = "".join(_sequence_card(i, s, crop) for i, s in enumerate(sequences))
-    return note + f'<div class="grid">{cards}</div>'
+    return note + f'<div class="stack">{cards}</div>'
 
 
 _MATCH_COLS = ["target_id", "target_name", "p_value", "q_value", "offset", "orientation"]

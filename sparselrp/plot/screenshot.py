@@ -190,7 +190,7 @@ def inspect_html(html_path, png_path=None, width=1280, height=900, full_page=Tru
     with tempfile.TemporaryDirectory(prefix="sparselrp-chromium-") as profile:
         cmd_r, cmd_w = os.pipe()  # we write commands, Chromium reads fd 3
         rep_r, rep_w = os.pipe()  # Chromium writes replies on fd 4, we read
-        # move the child's ends above 9 so the shell's 3<&N 4>&M cannot collide with them
+        # move the child's ends above 9 so that dup2 onto 3 and 4 cannot clobber one of them
         cmd_r, rep_w = (_high_fd(fd) for fd in (cmd_r, rep_w))
         args = [
             exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -200,12 +200,17 @@ def inspect_html(html_path, png_path=None, width=1280, height=900, full_page=Tru
             "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={profile}",
             f"--window-size={int(width)},{int(height)}", "about:blank",
         ]
-        # the shell puts the two pipe ends on descriptors 3 and 4, where Chromium expects them
-        shell = f'exec "$@" 3<&{cmd_r} 4>&{rep_w} {cmd_r}<&- {rep_w}>&-'
         stderr = tempfile.TemporaryFile()
+
+        def _child_fds():  # in the child, before exec: the pipe ends go to fds 3 and 4
+            os.dup2(cmd_r, 3)
+            os.dup2(rep_w, 4)
+
         try:
-            proc = subprocess.Popen(["/bin/sh", "-c", shell, "sh"] + args, pass_fds=(cmd_r, rep_w),
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr)
+            # close_fds=False: would close 3 and 4 after _child_fds; Python's own descriptors
+            # are close-on-exec anyway (PEP 446), dup2's copies are not
+            proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+                                    close_fds=False, preexec_fn=_child_fds)
         finally:
             os.close(cmd_r)
             os.close(rep_w)

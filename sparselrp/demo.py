@@ -1,0 +1,180 @@
+"""The demo: CTCF ChIP-seq peaks -> small CNN -> pruned LRP -> motifs -> JASPAR -> report.
+
+``sparselrp demo`` (the README's main command) runs :func:`run_demo` on the
+shipped real data: the 500 strongest CTCF peaks in GM12878 (200 bp, hg19). It
+trains the small CNN against dinucleotide shuffles (or reuses the model a
+previous run left in the output folder), explains the peaks with the
+best-practice composite and PLRP (``MassPrune(0.5)``, lambda redistribution),
+finds seqlets, discovers motifs, matches them to JASPAR, checks the maps for
+artifacts and writes ``report.html`` beside every intermediate file.
+"""
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ._atomic import atomic_open
+
+#: Settings of the demo's explanation.
+DEMO_SETTINGS = {"composite": "best-practice", "prune_mass": 0.5, "redistribute": "lambda", "target": 0}
+
+
+def _log(msg, verbose):
+    if verbose:
+        print(f"[sparselrp demo] {msg}", flush=True)
+
+
+def run_demo(outdir="sparselrp_demo", seed=0, verbose=True, progress=False, retrain=False, top=10):
+    """Run the whole demo and return the report's absolute path.
+
+    Parameters
+    ----------
+    outdir : str or Path
+        Output folder (created if missing). Holds ``model/``, ``ohe.npz``,
+        ``attr.npz`` (pruned, dense ``arr_0``), ``attr_lrp.npz`` (unpruned),
+        ``seqlets.tsv``/``.bed``, ``motifs.meme``/``.json``, ``trust.json``,
+        ``summary.json`` and ``report.html``.
+    seed : int
+        Seed of training, shuffles and diagnostics.
+    verbose : bool
+        Print one line per step.
+    progress : bool
+        Progress bars for the long steps.
+    retrain : bool
+        Train a new model even if ``outdir/model`` holds one.
+    top : int
+        Sequences shown with their logos in the report.
+
+    Returns
+    -------
+    pathlib.Path
+        Absolute path of ``report.html``.
+    """
+    import sparselrp as sl
+    from .data import ctcf_peaks_fasta
+    from .genome import parse_region_name, read_fasta
+    from .io.attributions import save_attributions
+    from .io.meme import write_meme
+    from .io.motifs_json import write_motifs_json
+    from .io.onehot import save_onehot
+    from .io.seqlets import write_seqlets_bed, write_seqlets_tsv
+    from .metrics import conservation_error, gini, zero_share
+    from .motifs import discover_motifs, find_seqlets, match_jaspar
+    from .plot.report import write_report
+
+    t0 = time.perf_counter()
+    out = Path(outdir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+
+    # 1. model: reuse the one a previous run trained, else train it (about a minute on 2 cores)
+    model_dir = out / "model"
+    if retrain or not (model_dir / "config.json").exists():
+        _log("training the small CNN on 500 CTCF peaks vs dinucleotide shuffles", verbose)
+        sl.models.train_ctcf_model(model_dir, seed=seed, progress=progress)
+    model = sl.models.load(model_dir, device="cpu").eval()
+    train_metrics = {}
+    if (model_dir / "metrics.json").exists():
+        train_metrics = json.loads((model_dir / "metrics.json").read_text())
+    test_auroc = train_metrics.get("test_auroc")
+    _log(f"model ready (held-out AUROC {test_auroc:.3f})" if test_auroc is not None else "model ready", verbose)
+
+    # 2. sequences: the peaks, with their hg19 coordinates from the record names
+    fasta = ctcf_peaks_fasta()
+    names, seqs = zip(*read_fasta(fasta))
+    length = model.seq_len
+    X = sl.one_hot_encode_batch(list(seqs), length=length)
+    regions = [parse_region_name(n) for n in names]
+    coords = None
+    if all(r is not None for r in regions):
+        coords = {
+            "chrom": np.array([r[0] for r in regions]),
+            "start": np.array([r[1] for r in regions], dtype=np.int64),
+            "end": np.array([r[2] for r in regions], dtype=np.int64),
+            "strand": np.array(["+"] * len(regions)),
+        }
+    save_onehot(out / "ohe.npz", X, names=list(names), coords=coords)
+
+    # 3. attributions: LRP (dense) and PLRP (pruned), and the explained output f_t(x)
+    _log(f"explaining {X.shape[0]} peaks with {DEMO_SETTINGS['composite']} LRP and MassPrune(0.5)", verbose)
+    target = DEMO_SETTINGS["target"]
+    pruning = sl.MassPrune(DEMO_SETTINGS["prune_mass"], redistribute=DEMO_SETTINGS["redistribute"])
+    R_lrp = sl.lrp(model, X, target=target, composite=DEMO_SETTINGS["composite"])
+    R, layers = sl.lrp(model, X, target=target, composite=DEMO_SETTINGS["composite"], pruning=pruning,
+                       return_layers=True)
+    with torch.no_grad():
+        f = model(X)[:, target].double()
+    save_attributions(out / "attr.npz", R)
+    save_attributions(out / "attr_lrp.npz", R_lrp)
+
+    summary = {}
+    for label, A in (("PLRP", R), ("LRP", R_lrp)):
+        summary[f"{label}: Gini of per-position relevance"] = gini(A).mean
+        summary[f"{label}: share of zero positions"] = zero_share(A).mean
+        summary[f"{label}: conservation error |sum R - f| / |f|"] = float(np.nanmean(conservation_error(A, f).values))
+    summary["mean explained output f(x)"] = float(f.mean())
+    layer_sparsity = {
+        name: {"pruned LRP: zero share": float((rel == 0).double().mean())} for name, rel in layers.items()
+    }
+
+    # 4. seqlets and motifs, matched to JASPAR
+    seqlets = find_seqlets(R, X, coords=coords, names=list(names))
+    write_seqlets_tsv(out / "seqlets.tsv", seqlets)
+    write_seqlets_bed(out / "seqlets.bed", seqlets)
+    _log(f"{len(seqlets)} seqlets; discovering motifs", verbose)
+    motifs = discover_motifs(seqlets, X, R, progress=progress)
+    match_jaspar(motifs)
+    write_meme(out / "motifs.meme", motifs)
+    write_motifs_json(out / "motifs.json", motifs)
+    if motifs and motifs[0].matches:
+        best = motifs[0].matches[0]
+        _log(f"top motif ({motifs[0].support} seqlets) best JASPAR match: {best['target_id']} "
+             f"{best['target_name']} (q = {best['q_value']:.2g})", verbose)
+
+    # 5. can the maps be trusted? (bias absorption, borders, N columns, randomisation, strand)
+    trust = None
+    try:
+        from .diagnose import diagnose
+    except ImportError:  # pragma: no cover - diagnostics are optional for the demo
+        diagnose = None
+    if diagnose is not None:
+        _log("checking the maps for artifacts", verbose)
+        diag = diagnose(model, X[:64], target=target, composite=DEMO_SETTINGS["composite"], pruning=pruning,
+                        seed=seed)
+        trust = diag.to_report()
+        with atomic_open(out / "trust.json", "w") as fh:
+            json.dump(diag.to_dict(), fh, indent=2, default=float)
+
+    # 6. the report: top peaks by model output, LRP above PLRP
+    order = torch.argsort(f, descending=True)[:top].tolist()
+    sequences = [
+        {"name": names[i], "X": X[i], "R": R[i], "R_dense": R_lrp[i], "score": float(f[i])} for i in order
+    ]
+    params = {
+        "data": f"{fasta.name} ({X.shape[0]} CTCF ChIP-seq peaks, GM12878, hg19, {length} bp)",
+        "model": f"{type(model).__name__} trained by sparselrp (held-out AUROC "
+                 f"{test_auroc:.3f})" if test_auroc is not None else type(model).__name__,
+        "composite": DEMO_SETTINGS["composite"],
+        "pruning": repr(pruning),
+        "target": target,
+        "seed": seed,
+        "sparselrp": sl.__version__,
+        "torch": torch.__version__,
+    }
+    seqlet_rows = seqlets.to_dict() if hasattr(seqlets, "to_dict") else None
+    report = write_report(
+        out / "report.html", params=params, summary=summary, layer_sparsity=layer_sparsity, sequences=sequences,
+        motifs=motifs, seqlets=seqlet_rows, trust=trust, title="sparselrp demo: CTCF peaks in GM12878",
+    )
+    summary_out = {"params": params, "summary": summary, "n_seqlets": len(seqlets),
+                   "motifs": [{"name": m.name, "support": m.support,
+                               "best_match": m.matches[0] if m.matches else None} for m in motifs],
+                   "trust_flags": None if trust is None else trust.get("flags"),
+                   "seconds": time.perf_counter() - t0}
+    with atomic_open(out / "summary.json", "w") as fh:
+        json.dump(summary_out, fh, indent=2, default=float)
+    _log(f"done in {time.perf_counter() - t0:.0f} s", verbose)
+    return Path(report).resolve()
