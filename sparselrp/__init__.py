@@ -12,6 +12,11 @@ import importlib
 
 __version__ = "0.1.0"
 
+# The relevance API is imported eagerly: ``sparselrp.lrp`` is both a subpackage
+# and the function of the public API, and this binding makes the name the
+# function whatever was imported first.
+from .lrp import LRP, MassPrune, TopK, lrp  # noqa: E402
+
 # public name -> submodule that defines it
 _EXPORTS = {
     # sequences
@@ -21,20 +26,16 @@ _EXPORTS = {
     "reverse_complement": "sequence",
     "dinucleotide_shuffle": "sequence",
     # relevance
-    "lrp": "lrp",
-    "LRP": "lrp",
-    "TopK": "lrp",
-    "MassPrune": "lrp",
     # diagnostics
     "diagnose": "diagnose",
 }
 
 _SUBMODULES = {
-    "sequence", "genome", "lrp", "models", "metrics", "simulate", "motifs", "plot",
+    "sequence", "genome", "models", "metrics", "simulate", "motifs", "plot",
     "io", "data", "diagnose", "errors", "cli", "tracks",
 }
 
-__all__ = sorted(set(_EXPORTS) | _SUBMODULES)
+__all__ = sorted(set(_EXPORTS) | _SUBMODULES | {"lrp", "LRP", "TopK", "MassPrune"})
 
 
 def __getattr__(name):

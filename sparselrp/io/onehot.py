@@ -126,9 +126,10 @@ def load_onehot(path):
     if not path.exists():
         raise FileNotFoundError(2, "one-hot file not found", str(path))
     try:
-        with np.load(path, allow_pickle=False) as z:
-            if not hasattr(z, "files"):
-                raise InputFormatError("is a single .npy array, expected an .npz archive with key 'arr_0'", path)
+        z = np.load(path, allow_pickle=False)
+        if not hasattr(z, "files"):
+            raise InputFormatError("is a single .npy array, expected an .npz archive with key 'arr_0'", path)
+        with z:
             if "arr_0" not in z.files:
                 raise InputFormatError(
                     f"no 'arr_0' array (keys: {', '.join(z.files) or 'none'}); expected one-hot (N, 4, L)", path)

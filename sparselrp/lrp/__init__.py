@@ -20,3 +20,18 @@ __all__ = [
     "Epsilon", "Gamma", "ZPlus", "AlphaBeta", "ZBox", "Flat", "WSquare", "Pass", "Norm", "ZeroRule", "Rule",
     "COMPOSITES", "Composite", "get_composite",
 ]
+
+
+# ``sparselrp.lrp`` is both this subpackage and the function: once the subpackage has been
+# imported, Python binds the attribute ``sparselrp.lrp`` to the module, so the module itself
+# is made callable (``sl.lrp(model, X, ...)`` then works whatever the import order).
+import sys as _sys
+import types as _types
+
+
+class _CallableModule(_types.ModuleType):
+    def __call__(self, *args, **kwargs):
+        return lrp(*args, **kwargs)
+
+
+_sys.modules[__name__].__class__ = _CallableModule

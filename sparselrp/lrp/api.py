@@ -47,6 +47,9 @@ class LRP:
     device : str or torch.device, optional
         Compute device; default CUDA when available, else CPU. Results come back on the
         input's device.
+    fold_batchnorm : bool
+        Fold each BatchNorm1d into the preceding Conv1d/Linear when that layer feeds
+        nothing else (default); ``False`` explains every BatchNorm as an affine layer.
 
     Attributes
     ----------
@@ -56,12 +59,12 @@ class LRP:
         Names of the nodes whose relevance is pruned.
     """
 
-    def __init__(self, model, composite="best-practice", pruning=None, device=None):
+    def __init__(self, model, composite="best-practice", pruning=None, device=None, fold_batchnorm=True):
         if pruning is not None and not isinstance(pruning, Pruning):
             raise TypeError(f"pruning must be sparselrp.TopK(...), sparselrp.MassPrune(...) or None, "
                             f"got {pruning!r}")
         self.device = _auto_device(device)
-        self.graph = capture(model)
+        self.graph = capture(model, fold_batchnorm=fold_batchnorm)
         self.composite = get_composite(composite)
         self.pruning = pruning
         self.engine = Engine(self.graph, self.composite, pruning)

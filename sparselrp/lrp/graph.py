@@ -296,7 +296,8 @@ class CapturedGraph:
         The output structure with node indices in place of nodes.
     """
 
-    def __init__(self, model):
+    def __init__(self, model, fold_batchnorm=True):
+        self.fold_batchnorm = fold_batchnorm
         self._build(model)
 
     # ------------------------------------------------------------------ capture
@@ -687,7 +688,7 @@ class CapturedGraph:
                 continue
             scale, shift = g.sub
             prev = nodes[g.inputs[0]]
-            if prev.kind == "layer" and prev.layer.kind in ("conv", "linear") and prev.users == [g.index] \
+            if self.fold_batchnorm and prev.kind == "layer" and prev.layer.kind in ("conv", "linear") and prev.users == [g.index] \
                     and prev.layer.weight.shape[0] == scale.shape[0] and prev.index not in self.output_indices_raw():
                 prev.layer.fold_batchnorm(scale, shift, g.name)
                 g.kind = "identity"
@@ -752,16 +753,18 @@ def _eval_static(gm, node):
     return ev(node)
 
 
-def capture(model):
+def capture(model, fold_batchnorm=True):
     """Trace and canonize a copy of ``model`` (the model itself is not modified).
 
     Parameters
     ----------
     model : torch.nn.Module
         A model taking one input tensor ``(N, 4, L)``.
+    fold_batchnorm : bool
+        Fold BatchNorms into the preceding Conv1d/Linear where possible (default).
 
     Returns
     -------
     CapturedGraph
     """
-    return CapturedGraph(model)
+    return CapturedGraph(model, fold_batchnorm=fold_batchnorm)

@@ -18,7 +18,9 @@ The method (documented, deliberately simple and deterministic):
    columns whose absolute contribution is at least ``trim_threshold`` times the
    largest. That is the new ``Q``; steps 3-4 run ``n_iter`` times.
 5. A cluster with at least ``min_support`` seqlets becomes a motif and its
-   seqlets leave the pool; otherwise only the seed leaves. Repeat from 2.
+   seqlets leave the pool; otherwise only the seed leaves. Repeat from 2
+   until the pool is empty, ``max_motifs`` motifs exist, or ``patience``
+   seeds in a row found nothing.
 6. Motifs whose CWMs are similar (cosine >= ``merge_similarity`` at the best
    offset and orientation) are merged and re-aligned.
 
@@ -69,7 +71,10 @@ class _Scanner:
     """Cosine cross-correlation of a query matrix against seqlet matrices."""
 
     def __init__(self, S, starts):
-        self.S = torch.from_numpy(np.ascontiguousarray(S, dtype=np.float64))  # (M, 4, Lmax)
+        S = np.asarray(S, dtype=np.float64)
+        top = np.abs(S).max() if S.size else 0.0
+        S = S / top if top > 0 else S  # cosines are scale-free; keep float32 well inside its range
+        self.S = torch.from_numpy(np.ascontiguousarray(S, dtype=np.float32))  # (M, 4, Lmax)
         self.sq = (self.S ** 2).sum(1, keepdim=True)  # (M, 1, Lmax)
         self.starts = starts
 
@@ -78,12 +83,13 @@ class _Scanner:
         Q = np.asarray(Q, dtype=np.float64)
         w = Q.shape[1]
         qn = float(np.sqrt((Q ** 2).sum()))
+        Q = (Q / qn if qn > 0 else Q).astype(np.float32)
         S = self.S[idx]
         sq = self.sq[idx]
         kern = torch.from_numpy(np.stack([Q, Q[::-1, ::-1].copy()]))  # (2, 4, w)
         dots = torch.nn.functional.conv1d(S, kern, padding=w - 1)  # (m, 2, Lmax + w - 1)
-        win = torch.nn.functional.conv1d(sq, torch.ones(1, 1, w, dtype=torch.float64), padding=w - 1)
-        cos = dots / (qn * torch.sqrt(win) + 1e-12)
+        win = torch.nn.functional.conv1d(sq, torch.ones(1, 1, w, dtype=torch.float32), padding=w - 1)
+        cos = dots / (torch.sqrt(win.clamp(min=0)) + 1e-12)
         flat = cos.reshape(len(idx), -1)
         best = torch.argmax(flat, dim=1)
         sim = flat[torch.arange(len(idx)), best].numpy()
@@ -103,14 +109,31 @@ def _trim(cwm, trim_threshold):
     return int(keep[0]), int(keep[-1]) + 1
 
 
-def _refine(scanner, Rt, seq, Q, idx, similarity, extend, trim_threshold, n_iter):
+def _crop(seqlets, R, max_length):
+    """Starts and lengths of seqlets cropped to the max_length window with the most |r|."""
+    starts, lens = seqlets.start.copy(), seqlets.length.copy()
+    long_ = np.flatnonzero(lens > max_length)
+    if long_.size:
+        a = np.abs(R.sum(1, dtype=np.float64))
+        cs = np.zeros((a.shape[0], a.shape[1] + 1))
+        np.cumsum(a, axis=1, out=cs[:, 1:])
+        for k in long_:  # a loop over (few) long seqlets, not over positions
+            i, s0, e0 = seqlets.seq[k], seqlets.start[k], seqlets.end[k]
+            cand = np.arange(s0, e0 - max_length + 1)
+            best = cand[np.argmax(cs[i, cand + max_length] - cs[i, cand])]
+            starts[k], lens[k] = best, max_length
+    return starts, lens
+
+
+def _refine(scanner, Rt, seq, Q, idx, similarity, extend, trim_threshold, n_iter, min_support=1):
     """Steps 3-4 of the method; returns (members, anchors, directions, Q)."""
     members = np.zeros(0, dtype=np.int64)
     anchor = direction = np.zeros(0, dtype=np.int64)
     for _ in range(n_iter):
         sim, anc, dirn = scanner.scan(Q, idx)
         sel = sim >= similarity
-        if not sel.any():
+        if sel.sum() < min_support:
+            members = idx[sel]
             break
         members, anchor, direction = idx[sel], anc[sel], dirn[sel]
         cols = np.arange(-extend, Q.shape[1] + extend)
@@ -123,7 +146,8 @@ def _refine(scanner, Rt, seq, Q, idx, similarity, extend, trim_threshold, n_iter
 
 
 def discover_motifs(seqlets, X, R, H=None, similarity=0.6, min_support=5, max_motifs=20, n_iter=3,
-                    extend=5, trim_threshold=0.2, merge_similarity=0.8, progress=False):
+                    extend=5, trim_threshold=0.2, merge_similarity=0.8, patience=50, max_length=50,
+                    max_seqlets=20000, progress=False):
     """Discover motifs by aligning and clustering seqlets (reverse-complement aware).
 
     Parameters
@@ -151,6 +175,16 @@ def discover_motifs(seqlets, X, R, H=None, similarity=0.6, min_support=5, max_mo
         share of the largest column's.
     merge_similarity : float
         Motifs at least this similar are merged (set > 1 to disable).
+    patience : int or None
+        Stop after this many consecutive seeds that found no motif (seeds come
+        in decreasing ``|score|``, so what is left is weaker); None: never.
+        Bounds the run time on noisy maps with many seqlets.
+    max_length : int
+        Seqlets longer than this are cropped, for clustering, to the window of
+        this length holding the most absolute relevance (bounds memory and
+        time on dense maps where runs merge into long stretches).
+    max_seqlets : int or None
+        Cluster at most this many seqlets (the highest ``|score|``); None: all.
     progress : bool
         Show a progress bar over seqlets assigned.
 
@@ -174,6 +208,8 @@ def discover_motifs(seqlets, X, R, H=None, similarity=0.6, min_support=5, max_mo
         raise ValueError(f"trim_threshold must be in [0, 1], got {trim_threshold}")
     if min_support < 1:
         raise ValueError(f"min_support must be >= 1, got {min_support}")
+    if max_length < 1:
+        raise ValueError(f"max_length must be >= 1, got {max_length}")
     n, _, length = X.shape
     if len(seqlets) == 0:
         return []
@@ -184,19 +220,24 @@ def discover_motifs(seqlets, X, R, H=None, similarity=0.6, min_support=5, max_mo
         raise ValueError(f"seqlets extend beyond the sequence length {length}")
 
     Rt = np.ascontiguousarray(R.transpose(0, 2, 1))  # (N, L, 4)
-    lens = seqlets.length
+    starts, lens = _crop(seqlets, R, max_length)
     lmax = max(int(lens.max()), 1)
     cols = np.arange(lmax)
-    pos = seqlets.start[:, None] + cols[None, :]
+    pos = starts[:, None] + cols[None, :]
     valid = cols[None, :] < lens[:, None]
-    S = Rt[seq[:, None], np.clip(pos, 0, length - 1)] * valid[..., None]  # (M, Lmax, 4)
-    S = S.transpose(0, 2, 1)
-    scanner = _Scanner(S, seqlets.start)
+    S = (Rt[seq[:, None], np.clip(pos, 0, length - 1)] * valid[..., None]).transpose(0, 2, 1)  # (M, 4, Lmax)
+    scanner = _Scanner(S, starts)
 
     available = lens > 0
     available &= np.abs(S).sum((1, 2)) > 0
+    if max_seqlets is not None and available.sum() > max_seqlets:
+        rank = np.argsort(-np.abs(seqlets.score), kind="stable")
+        keep = np.zeros_like(available)
+        keep[rank[available[rank]][:max_seqlets]] = True
+        available &= keep
     order = np.argsort(-np.abs(seqlets.score), kind="stable")
     clusters = []
+    failed = 0
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -207,12 +248,16 @@ def discover_motifs(seqlets, X, R, H=None, similarity=0.6, min_support=5, max_mo
         Q = S[s, :, : lens[s]].astype(np.float64)
         idx = np.flatnonzero(available)
         members, anchor, direction, Q = _refine(scanner, Rt, seq, Q, idx, similarity, extend,
-                                                trim_threshold, n_iter)
+                                                trim_threshold, n_iter, min_support)
         if len(members) < min_support:
             available[s] = False
             if bar is not None:
                 bar.update(1)
+            failed += 1
+            if patience is not None and failed >= patience:
+                break
             continue
+        failed = 0
         available[members] = False
         if s in members or available[s]:
             available[s] = False

@@ -88,6 +88,8 @@ table.kv th { width:260px; }
 .empty { color:var(--muted); font-style:italic; }
 .grid { display:grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap:14px; }
 .stack { display:grid; grid-template-columns: 1fr; gap:14px; }
+.row { display:grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap:0 20px; }
+.side { display:flex; flex-wrap:wrap; gap:24px; align-items:flex-start; }
 .card { border:1px solid var(--line); border-radius:6px; padding:10px 12px; background:#fff; }
 .card h3 { margin-top:0; }
 .meta { color:var(--muted); font-size:12px; margin-bottom:6px; }
@@ -289,6 +291,8 @@ def _section_layers(layer_sparsity):
 
     fig = plot_layer_sparsity(layer_sparsity)
     parts = [_img(_fig_uri(fig), "per-layer sparsity")]
+    note = ('<p class="note">Layers from the input (left) toward the output; pruned LRP zeroes relevance '
+            'layer by layer, so sparsity compounds toward the input.</p>')
     vals = list(layer_sparsity.values())
     if all(isinstance(v, dict) for v in vals):
         cols = []
@@ -298,9 +302,7 @@ def _section_layers(layer_sparsity):
         parts.append(_table(["layer"] + cols, rows))
     else:
         parts.append(_table(["layer", "value"], [[k, v] for k, v in layer_sparsity.items()]))
-    parts.insert(0, '<p class="note">Layers from the input (left) toward the output; '
-                    'pruned LRP zeroes relevance layer by layer, so sparsity compounds toward the input.</p>')
-    return "".join(parts)
+    return note + f'<div class="side">{"".join(parts)}</div>'
 
 
 def _sequence_card(i, seq, crop):
@@ -377,7 +379,10 @@ def _section_motifs(motifs, max_matches):
 
 
 def _seqlet_columns(seqlets):
-    """(columns, rows) of a seqlet table given as a list of dicts or a dict of columns."""
+    """(columns, rows) of a seqlet table: a list of dicts, a dict of columns, or an object
+    with ``to_records()`` (:class:`sparselrp.motifs.Seqlets`)."""
+    if hasattr(seqlets, "to_records"):
+        seqlets = seqlets.to_records()
     if isinstance(seqlets, dict):
         cols = [str(c) for c in seqlets]
         data = [list(_to_builtin(v)) if not isinstance(v, list) else v for v in seqlets.values()]
@@ -496,9 +501,9 @@ def render_report(*, params=None, summary=None, layer_sparsity=None, sequences=(
         "trust": _section_trust(trust),
     }
     nav = "".join(f'<a href="#{sid}">{_e(label)}</a>' for sid, label in SECTIONS)
-    sections = "".join(
-        f'<section id="{sid}"><h2>{_e(label)}</h2>{bodies[sid]}</section>' for sid, label in SECTIONS
-    )
+    html_sections = [f'<section id="{sid}"><h2>{_e(label)}</h2>{bodies[sid]}</section>' for sid, label in SECTIONS]
+    # the two short tables side by side
+    sections = f'<div class="row">{html_sections[0]}{html_sections[1]}</div>' + "".join(html_sections[2:])
     n_seq = len(sequences or [])
     n_mot = len(motifs or [])
     sub = f"{n_seq} sequence{'s' if n_seq != 1 else ''} &middot; {n_mot} motif{'s' if n_mot != 1 else ''}"
