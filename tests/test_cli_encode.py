@@ -219,19 +219,20 @@ def test_missing_input_file(tmp_path):
     assert r.exit_code == 1 and "nope.fa" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_subprocess_error_exit_and_debug(tmp_path):
     """The installed entry point: one stderr line and exit 1; --debug shows the traceback."""
     fa = write(tmp_path, "in.fa", ">a\nACGT\n>b\nACG\n")
     out = tmp_path / "o.npz"
-    cmd = [sys.executable, "-m", "sparselrp.cli", "encode", str(fa), "-o", str(out)]
+    args = ["encode", str(fa), "-o", str(out)]
     code = "import sys; from sparselrp.cli import main; sys.exit(main())"
-    p = subprocess.run([sys.executable, "-c", code, *cmd[3:]], capture_output=True, text=True)
+    p = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
     assert p.returncode == 1 and p.stdout == ""
     assert p.stderr.strip().splitlines() == [
         f"sparselrp: error: {fa}, line 3: record 'b' has length 3 but the first record 'a' has length 4; "
         "pass --length to pad or crop all sequences (centred) to one length"]
     assert not out.exists()
-    p = subprocess.run([sys.executable, "-c", code, "--debug", *cmd[3:]], capture_output=True, text=True)
+    p = subprocess.run([sys.executable, "-c", code, "--debug", *args], capture_output=True, text=True)
     assert p.returncode == 1 and "Traceback" in p.stderr
 
 

@@ -105,7 +105,9 @@ def save(model, directory, metadata=None):
     directory.mkdir(exist_ok=True)
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
     with atomic_path(directory / WEIGHTS_NAME) as tmp:
-        save_file(tensors, str(tmp), metadata={"format": FORMAT, "architecture": str(arch)})
+        # one metadata key: safetensors orders several at random, and identical models
+        # should give byte-identical files
+        save_file(tensors, str(tmp), metadata={"format": FORMAT})
     with atomic_open(directory / CONFIG_NAME, "w", encoding="utf-8") as fh:
         json.dump(config, fh, indent=2, sort_keys=False)
         fh.write("\n")
