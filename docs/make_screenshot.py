@@ -24,13 +24,14 @@ def main():
     ap.add_argument("html", nargs="?", help="report to capture (default: build the synthetic example)")
     ap.add_argument("-o", "--output", default=str(Path(__file__).with_name("report.png")), help="PNG to write")
     ap.add_argument("--width", type=int, default=1280, help="viewport width in CSS pixels")
-    ap.add_argument("--max-height", type=int, default=3000, help="crop the page to this height")
+    ap.add_argument("--max-height", type=int, default=4200, help="crop the page to this height")
+    ap.add_argument("--sequences", type=int, default=2, help="sequences in the synthetic example")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         html = args.html
         if html is None:
             html = Path(tmp) / "report.html"
-            write_report(html, **example_report_inputs())
+            write_report(html, **example_report_inputs(n=args.sequences))
         info = screenshot_html(html, args.output, width=args.width, max_height=args.max_height)
     bad = [i for i in info["images"] if not i["naturalWidth"]]
     if info["console_errors"] or bad:

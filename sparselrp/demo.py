@@ -55,7 +55,7 @@ def run_demo(outdir="sparselrp_demo", seed=0, verbose=True, progress=False, retr
     """
     import sparselrp as sl
     from .data import ctcf_peaks_fasta
-    from .genome import parse_region_name, read_fasta
+    from .genome import coords_from_names, read_fasta
     from .io.attributions import save_attributions
     from .io.meme import write_meme
     from .io.motifs_json import write_motifs_json
@@ -87,15 +87,7 @@ def run_demo(outdir="sparselrp_demo", seed=0, verbose=True, progress=False, retr
     names, seqs = zip(*read_fasta(fasta))
     length = model.seq_len
     X = sl.one_hot_encode_batch(list(seqs), length=length)
-    regions = [parse_region_name(n) for n in names]
-    coords = None
-    if all(r is not None for r in regions):
-        coords = {
-            "chrom": np.array([r[0] for r in regions]),
-            "start": np.array([r[1] for r in regions], dtype=np.int64),
-            "end": np.array([r[2] for r in regions], dtype=np.int64),
-            "strand": np.array(["+"] * len(regions)),
-        }
+    coords = coords_from_names(names, [len(q) for q in seqs], length)
     save_onehot(out / "ohe.npz", X, names=list(names), coords=coords)
 
     # 3. attributions: LRP (dense) and PLRP (pruned), and the explained output f_t(x)

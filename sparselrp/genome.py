@@ -15,7 +15,7 @@ file and the 1-based line.
 >>> from sparselrp import data, genome
 >>> ivs = genome.read_bed(data.gene_bed())
 >>> w = genome.extract_windows(ivs, data.chr17_fasta(), length=1000)
->>> len(w.seqs[0]), w.strand[0]
+>>> len(w.seqs[0]), str(w.strand[0])
 (1000, '-')
 """
 
@@ -36,12 +36,14 @@ from .sequence import reverse_complement
 
 __all__ = [
     "read_fasta",
+    "read_fasta_records",
     "read_bed",
     "BedInterval",
     "Windows",
     "extract_windows",
     "open_genome",
     "parse_region_name",
+    "coords_from_names",
 ]
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -140,7 +142,7 @@ def read_fasta_records(path):
                 continue
             if text.startswith(">"):
                 seen_header = True
-                if not text[1:].strip() or text[1:2].isspace():
+                if not text[1:].strip():
                     raise InputFormatError("FASTA header without a name", path, lineno)
                 header_lines.append(lineno)
             elif not seen_header:
@@ -302,6 +304,51 @@ def parse_region_name(name):
     return m["chrom"], start, end
 
 
+def coords_from_names(names, seq_lengths=None, length=None):
+    """Genome coordinates of FASTA records named ``chrom:start-end``.
+
+    Parameters
+    ----------
+    names : sequence of str
+        ``N`` record names.
+    seq_lengths : sequence of int, optional
+        ``N`` record lengths, needed with ``length``.
+    length : int, optional
+        The length the records were padded / cropped to (centred, as
+        :func:`~sparselrp.sequence.one_hot_encode_batch` does); the returned
+        coordinates are then those of the encoded windows. A record whose
+        length differs from its region's is centred on the region instead.
+
+    Returns
+    -------
+    dict or None
+        ``chrom`` ``(N,)`` str, ``start``, ``end`` ``(N,)`` int64 (0-based
+        half-open), ``strand`` ``(N,)`` str (``"+"``/``"-"`` from a trailing
+        ``(+)``/``(-)`` tag, else ``"."``); None unless every name parses.
+    """
+    regions = [parse_region_name(nm) for nm in names]
+    if not regions or any(r is None for r in regions):
+        return None
+    start = np.array([r[1] for r in regions], dtype=np.int64)
+    end = np.array([r[2] for r in regions], dtype=np.int64)
+    if length is not None:
+        if seq_lengths is None:
+            raise ValueError("coords_from_names needs seq_lengths together with length")
+        lens = np.asarray(seq_lengths, dtype=np.int64)
+        offset = np.where(lens >= length, (lens - length) // 2, -((length - lens) // 2))
+        same = end - start == lens
+        mid = (start + end) // 2
+        start = np.where(same, start + offset, mid - length // 2)
+        end = start + length
+    return {
+        "chrom": np.array([r[0] for r in regions], dtype=str),
+        "start": start,
+        "end": end,
+        "strand": np.array([nm.strip()[-2] if nm.strip().endswith(("(+)", "(-)")) else "." for nm in names],
+                           dtype=str),
+    }
+
+
 @dataclasses.dataclass
 class Windows:
     """Fixed-width genome windows, one per kept interval.
@@ -406,7 +453,7 @@ def open_genome(path):
 def _build_index(path, fai):
     import pyfaidx
 
-    if magic_is_gzip(path) and not _is_bgzf(path):
+    if _magic_is_gzip(path) and not _is_bgzf(path):
         raise InputFormatError(
             "genome FASTA is plain gzip; pyfaidx needs bgzip (`gunzip` it, or recompress it with `bgzip`)", path)
     try:
@@ -419,7 +466,7 @@ def _build_index(path, fai):
         raise InputFormatError(f"cannot index genome FASTA: {str(exc).splitlines()[0]}", path) from None
 
 
-def magic_is_gzip(path):
+def _magic_is_gzip(path):
     with open(path, "rb") as fh:
         return fh.read(2) == _GZIP_MAGIC
 
@@ -458,7 +505,9 @@ def extract_windows(intervals, genome, length, off_chrom="pad", center="middle")
     Raises
     ------
     InputFormatError
-        A chromosome the genome does not have, naming the BED file and line.
+        A chromosome the genome does not have, or an interval that itself
+        ends past its chromosome's end (a sign of the wrong genome build),
+        naming the BED file and line.
     """
     if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
         raise ValueError(f"length must be a positive integer, not {length!r}")
@@ -477,6 +526,12 @@ def extract_windows(intervals, genome, length, off_chrom="pad", center="middle")
             known = ", ".join(list(chrom_len)[:5]) + (", ..." if len(chrom_len) > 5 else "")
             raise InputFormatError(
                 f"chromosome {iv.chrom!r} is not in the genome {gname} (it has {known})",
+                iv.path or "BED", iv.line,
+            )
+        if iv.end > chrom_len[iv.chrom]:
+            raise InputFormatError(
+                f"interval {iv.chrom}:{iv.start}-{iv.end} ends past the end of {iv.chrom} "
+                f"({chrom_len[iv.chrom]} bp) in the genome {gname}; is it the right genome build?",
                 iv.path or "BED", iv.line,
             )
         if center == "summit" and iv.summit is not None:

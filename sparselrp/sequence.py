@@ -218,7 +218,10 @@ def one_hot_encode_batch(seqs, length=None, n_value=0.0, iupac="error", dtype=to
 
 def _to_numpy(X, name="X"):
     if isinstance(X, torch.Tensor):
-        return X.detach().cpu().numpy()
+        X = X.detach().cpu()
+        if X.dtype in (torch.bfloat16,) or X.dtype.is_complex:
+            X = X.float()
+        return X.numpy()
     if isinstance(X, np.ndarray):
         return X
     raise TypeError(f"{name} must be a torch.Tensor or numpy.ndarray, not {type(X).__name__}")

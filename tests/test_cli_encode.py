@@ -158,6 +158,7 @@ BED_CASES = [
     ("reversed", "chr17\t300\t200\n", "line 1: start 300 is greater than end 200"),
     ("unknown-chrom", "# c\nchr17\t1\t5\nchrUn\t100\t200\n", "line 3: chromosome 'chrUn' is not in the genome"),
     ("only-header", "track name=x\n", "no intervals"),
+    ("past-the-end", "chr17\t39000\t41000\n", "line 1: interval chr17:39000-41000 ends past the end of chr17"),
 ]
 
 

@@ -116,3 +116,44 @@ def test_cli_errors(inputs, tmp_path):
               "--jaspar-release", "1999")
     assert res.exit_code == 2 and "JASPAR2026" in res.output + res.stderr
     assert not (tmp_path / "m.meme").exists()
+
+
+def test_bed_derived_coordinates_both_strands(tmp_path):
+    """encode --bed (both strands) -> seqlets --bed: each seqlet's genome interval holds its window bases."""
+    import shutil
+
+    from sparselrp.data import chr17_fasta
+
+    genome = tmp_path / "g.fa"
+    shutil.copy(chr17_fasta(), genome)
+    seq = "".join(line.strip() for line in genome.read_text().splitlines()[1:]).upper()
+    bed = tmp_path / "r.bed"
+    bed.write_text("chr17\t1000\t1100\tp1\t0\t+\nchr17\t5000\t5100\tm1\t0\t-\nchr17\t9000\t9080\tm2\t0\t-\n")
+    assert run("encode", "--bed", bed, "--genome", genome, "--length", 60, "-o", tmp_path / "ohe.npz").exit_code == 0
+    from sparselrp.io.onehot import load_onehot
+
+    oh = load_onehot(tmp_path / "ohe.npz")
+    X = oh.X.numpy()
+    w = np.zeros(X.shape[2])
+    w[12:21] = 1.0  # window positions 12..20 relevant (plus a separate run 40..45)
+    w[40:46] = 2.0
+    save_attributions(tmp_path / "attr.npz", X * w[None, None, :])
+    res = run("seqlets", "-a", tmp_path / "attr.npz", "-s", tmp_path / "ohe.npz", "-o", tmp_path / "s.tsv",
+              "--bed", tmp_path / "s.bed", "--threshold", 0.5, "--flank", 2, "--merge-gap", 1, "--min-length", 3)
+    assert res.exit_code == 0, res.output
+    s = read_seqlets_tsv(tmp_path / "s.tsv")
+    assert len(s) == 6 and sorted(set(s.strand.tolist())) == ["+", "-"]
+    bedrows = [line.split("\t") for line in (tmp_path / "s.bed").read_text().splitlines()]
+    comp = str.maketrans("ACGTN", "TGCAN")
+    for k, row in enumerate(bedrows):
+        i = s.seq[k]
+        window = "".join("ACGT"[j] for j in X[i].argmax(0)[s.start[k]:s.end[k]])
+        gseq = seq[int(row[1]):int(row[2])]
+        expect = gseq if row[5] == "+" else gseq.translate(comp)[::-1]
+        assert window == expect, (k, row)
+        assert (int(row[1]), int(row[2])) == (s.genome_start[k], s.genome_end[k])
+        ws, we = int(oh.coords["start"][i]), int(oh.coords["end"][i])
+        if row[5] == "+":
+            assert int(row[1]) == ws + s.start[k]
+        else:
+            assert int(row[2]) == we - s.start[k]

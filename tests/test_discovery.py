@@ -218,3 +218,26 @@ def test_real_ctcf_peaks(ctcf):
     motifs = match_jaspar(discover_motifs(seqlets, X, R))
     assert motifs[0].support > 200
     assert "CTCF" in motifs[0].matches[0]["target_name"].upper()
+
+
+def test_pure_noise_gives_no_motif():
+    """Heavy-tailed relevance on random sequences: isolated spikes must not become motifs."""
+    rng = np.random.default_rng(11)
+    n, length = 150, 200
+    X = np.zeros((n, 4, length), np.float32)
+    X[np.arange(n)[:, None], rng.integers(0, 4, (n, length)), np.arange(length)[None]] = 1
+    R = X * rng.standard_t(2, (n, 1, length)).astype(np.float32)
+    seqlets = find_seqlets(R, X)
+    assert len(seqlets) > 100
+    assert discover_motifs(seqlets, X, R) == []
+
+
+def test_long_seqlets_are_cropped(ctcf):
+    """A planted site inside a very long seqlet (dense map) is still found."""
+    X, R, _, _ = plant([ctcf], n=60, seed=5, noise=0)
+    R = R + 0.05 * X  # every position weakly relevant: one seqlet per sequence spanning it
+    seqlets = find_seqlets(R, X, threshold=0.01)
+    assert np.all(seqlets.length == X.shape[2])
+    motifs = discover_motifs(seqlets, X, R, max_length=40)
+    assert motifs and motifs[0].support >= 50
+    assert matches_consensus(motifs[0].consensus(), consensus(ctcf), min_overlap=10)

@@ -12,6 +12,7 @@ from sparselrp import data
 from sparselrp.errors import InputFormatError
 from sparselrp.genome import (
     BedInterval,
+    coords_from_names,
     extract_windows,
     open_genome,
     parse_region_name,
@@ -91,6 +92,28 @@ def test_parse_region_name():
         assert parse_region_name(bad) is None
 
 
+def test_coords_from_names():
+    c = coords_from_names(["chr1:100-110", "chr2:5-8(-)"])
+    assert list(c["chrom"]) == ["chr1", "chr2"] and list(c["start"]) == [100, 5]
+    assert list(c["end"]) == [110, 8] and list(c["strand"]) == [".", "-"]
+    assert coords_from_names(["chr1:100-110", "x"]) is None and coords_from_names([]) is None
+    # windows after centred crop (10 -> 5: drop 2 left) and pad (3 -> 5 or 6: one N left)
+    c = coords_from_names(["chr1:100-110", "chr2:5-8"], [10, 3], length=5)
+    assert list(c["start"]) == [102, 4] and list(c["end"]) == [107, 9]
+    c = coords_from_names(["chr2:5-8"], [3], length=6)
+    assert (c["start"][0], c["end"][0]) == (4, 10)
+    # a record whose length disagrees with its region is centred on the region
+    c = coords_from_names(["chr1:100-110"], [4], length=4)
+    assert (c["start"][0], c["end"][0]) == (103, 107)
+    with pytest.raises(ValueError):
+        coords_from_names(["chr1:1-2"], length=3)
+
+
+def test_read_fasta_header_with_leading_space(tmp_path):
+    p = write_fasta(tmp_path / "s.fa", "> s desc\nAC\n")
+    assert list(read_fasta(p)) == [("s", "AC")]
+
+
 def write_fasta(path, text, newline="\n", compress=False):
     raw = text.replace("\n", newline).encode()
     if compress:
@@ -116,7 +139,7 @@ def test_read_fasta_plain_gzip_crlf(tmp_path, newline, compress, name):
     ("ACGT\nACGT\n", "expected a '>' header line", 1),
     ("\nACGT\n>s\nAC\n", "expected a '>' header line", 2),
     (">s\nAC\n>\nAC\n", "header without a name", 3),
-    ("> s\nAC\n", "header without a name", 1),
+    (">  \t\nAC\n", "header without a name", 1),
 ])
 def test_read_fasta_errors(tmp_path, text, match, line):
     p = write_fasta(tmp_path / "bad.fa", text)
@@ -166,6 +189,12 @@ def test_read_bed_formats_and_skipped_lines(tmp_path):
         ("chr17", 100, 110, "spaces", 0.0, "-", 8),
     ]
     assert ivs[2].summit == 65 and ivs[0].summit is None
+
+
+def test_read_bed_gzip(tmp_path):
+    p = tmp_path / "x.bed.gz"
+    p.write_bytes(gzip.compress(data.gene_bed().read_bytes()))
+    assert read_bed(p)[0].start == 6010 and read_bed(p)[0].path == str(p)
 
 
 def test_read_bed_column_header_skipped(tmp_path):
@@ -259,6 +288,14 @@ def test_unknown_chromosome_names_bed_file_and_line(tmp_path):
     with pytest.raises(InputFormatError, match=r"line 2: chromosome 'chr5' is not in the genome") as exc:
         extract_windows(read_bed(p), data.chr17_fasta(), 100)
     assert str(exc.value).startswith(str(p))
+
+
+def test_interval_past_chromosome_end_is_an_error(tmp_path):
+    p = tmp_path / "u.bed"
+    p.write_text("chr17\t10\t20\nchr17\t39990\t40001\n")
+    with pytest.raises(InputFormatError, match=r"line 2: interval chr17:39990-40001 ends past the end of chr17 "
+                                               r"\(40000 bp\)"):
+        extract_windows(read_bed(p), data.chr17_fasta(), 10, off_chrom="skip")
 
 
 def test_extract_windows_bad_args():

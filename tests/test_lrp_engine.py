@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 import sparselrp as sl
 from sparselrp.errors import UnsupportedOperationError
-from sparselrp.lrp import LRP, Composite, Epsilon, Gamma, ZPlus, conservation, get_composite
+from sparselrp.lrp import LRP, Composite, Epsilon, Gamma, ZeroRule, ZPlus, conservation, get_composite
 
 from toy_models import TOY_LENGTHS, TOY_MODELS, BassetLike, BPNetLike, DeepSEALike, functional_deepsea, random_onehot
 
@@ -63,9 +63,10 @@ def test_epsilon_loses_only_what_its_stabiliser_absorbs(name):
     f = info["output"]
     gap = info["gap"]
     assert torch.allclose(gap, info["absorbed"], rtol=1e-8, atol=1e-14)
-    top = list(info["per_layer_absorbed"])[-1]
-    expected = f * eps * torch.where(f >= 0, 1.0, -1.0) / (f + eps * torch.where(f >= 0, 1.0, -1.0))
-    assert torch.allclose(info["per_layer_absorbed"][top], expected.to(D), rtol=1e-8, atol=1e-15)
+    top = list(info["per_layer_absorbed"])[-1]   # forward order: the last is the output layer
+    sign = torch.where(f >= 0, 1.0, -1.0).to(D)
+    expected = f * eps * sign / (f + eps * sign)
+    assert torch.allclose(info["per_layer_absorbed"][top], expected, rtol=1e-8, atol=1e-15)
     # measured, not hidden: the relative loss is reported and small but non-zero
     rel = (gap / f).abs()
     assert (rel > 0).any()
@@ -74,8 +75,10 @@ def test_epsilon_loses_only_what_its_stabiliser_absorbs(name):
 def test_batchnorm_folding_keeps_outputs_and_equals_unfolded_explanation():
     model = _model("basset", bn_after_relu=True)
     X = random_onehot(5, TOY_LENGTHS["basset"], seed=6)
-    folded = LRP(model, composite="zero")
-    unfolded = LRP(model, composite="zero", fold_batchnorm=False)
+    comp = get_composite("zero")
+    comp.batchnorm_rule = ZeroRule()   # unfolded BatchNorms default to epsilon; compare LRP-0 to LRP-0
+    folded = LRP(model, composite=comp)
+    unfolded = LRP(model, composite=comp, fold_batchnorm=False)
     # bn1, bn2, bn3 follow a conv/linear and are folded; bn_extra follows a ReLU
     kinds = [g.kind for g in folded.graph.nodes if g.name.startswith("bn")]
     assert folded.layer_names == ["conv1", "conv2", "bn_extra", "fc1", "fc2"]

@@ -90,6 +90,10 @@ def test_reverse_complement_string_keeps_case_and_iupac():
 def test_dtype_option():
     assert one_hot_encode("ACGT", dtype=torch.float64).dtype == torch.float64
     assert one_hot_encode_batch(["AC"], dtype=torch.float16).dtype == torch.float16
+    Xb = one_hot_encode_batch(["ACGTTGCA"], dtype=torch.bfloat16)
+    assert decode(Xb) == ["ACGTTGCA"]
+    S = dinucleotide_shuffle(Xb, random_state=0)
+    assert S.dtype == torch.bfloat16 and decode(S[0])[0][0] == "A"
 
 
 @pytest.mark.parametrize("seq,char,pos", [("ACGTX", "X", 4), ("AC GT", " ", 2), ("U", "U", 0),

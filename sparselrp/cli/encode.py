@@ -110,30 +110,12 @@ def encode_command(input_fasta, bed, genome, output, length, n_value, iupac, off
             raise
         names, coords, source = windows.names, windows.coords(), bed
     else:
-        from ..genome import parse_region_name, read_fasta_records
+        from ..genome import coords_from_names, read_fasta_records
 
         records = list(read_fasta_records(input_fasta))
         X = _encode_records(input_fasta, records, length, n_value, iupac)
         names = [r[0] for r in records]
-        regions = [parse_region_name(nm) for nm in names]
-        coords = None
-        if all(r is not None for r in regions):
-            import numpy as np
-
-            coords = {
-                "chrom": [r[0] for r in regions],
-                "start": np.array([r[1] for r in regions], dtype=np.int64),
-                "end": np.array([r[2] for r in regions], dtype=np.int64),
-                "strand": [nm[-2] if nm.endswith(("(+)", "(-)")) else "." for nm in names],
-            }
-            if length is not None:  # store the padded / cropped window, centred as the encoder does
-                seq_lens = np.array([len(r[1]) for r in records], dtype=np.int64)
-                offset = np.where(seq_lens >= length, (seq_lens - length) // 2, -((length - seq_lens) // 2))
-                # where a record's length differs from its region's, centre on the region instead
-                same = coords["end"] - coords["start"] == seq_lens
-                mid = (coords["start"] + coords["end"]) // 2
-                coords["start"] = np.where(same, coords["start"] + offset, mid - length // 2)
-                coords["end"] = coords["start"] + length
+        coords = coords_from_names(names, [len(r[1]) for r in records], length)
         source = input_fasta
     save_onehot(output, X, names=names, coords=coords)
     N, _, L = X.shape

@@ -195,7 +195,7 @@ class Engine:
                         out, idx = F.max_pool1d(x, m.kernel_size, m.stride, m.padding, m.dilation,
                                                 ceil_mode=m.ceil_mode, return_indices=True)
                 else:
-                    args, kwargs = load(g.args), load(g.kwargs)
+                    args, kwargs = load(g.args), dict(load(g.kwargs))
                     kwargs["return_indices"] = True
                     fn = F.adaptive_max_pool1d if g.target is F.adaptive_max_pool1d else F.max_pool1d
                     out, idx = fn(*args, **kwargs)
@@ -440,6 +440,9 @@ class Engine:
         if want_mult:
             result["M"] = mult.get(self.graph.input_index, torch.zeros_like(X))
         if want_info:
+            order = {g.name: g.index for g in nodes}
+            info_abs = collections.OrderedDict(sorted(info_abs.items(), key=lambda kv: order.get(kv[0], 0)))
+            info_pruned = collections.OrderedDict(sorted(info_pruned.items(), key=lambda kv: order.get(kv[0], 0)))
             result["info"] = {"absorbed": info_abs, "pruned": info_pruned,
                               "layers": collections.OrderedDict(
                                   (n, _sum(t) if t.shape[0] == X.shape[0] else torch.zeros(X.shape[0], dtype=X.dtype,

@@ -52,7 +52,8 @@ class ProfileWrapper(nn.Module):
           original BPNet explains; its softmax weights are treated as constants, so it
           needs an engine that accepts multiplication by a constant.
     window : tuple of int (start, end), optional
-        Restrict the reduction to output positions ``start:end`` (default: all).
+        Restrict the reduction to output positions ``start:end`` (default: all),
+        clipped like Python slicing to the profile length ``L'``.
 
     Shapes
     ------
@@ -78,8 +79,7 @@ class ProfileWrapper(nn.Module):
         """``(N, 4, L)`` -> ``(N, T)``."""
         z = self.model.profile(X)
         if self.window is not None:
-            if self.window[1] > z.shape[-1]:
-                raise ValueError(f"window {self.window} exceeds the profile length {z.shape[-1]}")
+            # (no length check here: forward must stay traceable by torch.fx)
             z = z[:, :, self.window[0]:self.window[1]]
         if self.reduce == "sum":
             return z.sum(dim=-1)

@@ -17,7 +17,8 @@ The method (documented, deliberately simple and deterministic):
    motif can grow past the seed), and the mean is trimmed to the span of
    columns whose absolute contribution is at least ``trim_threshold`` times the
    largest. That is the new ``Q``; steps 3-4 run ``n_iter`` times.
-5. A cluster with at least ``min_support`` seqlets becomes a motif and its
+5. A cluster with at least ``min_support`` seqlets and at least
+   ``min_width`` columns above the trim threshold becomes a motif and its
    seqlets leave the pool; otherwise only the seed leaves. Repeat from 2
    until the pool is empty, ``max_motifs`` motifs exist, or ``patience``
    seeds in a row found nothing.
@@ -26,7 +27,8 @@ The method (documented, deliberately simple and deterministic):
 
 Each motif gets a PWM (base frequencies of the aligned windows of ``X``), a
 CWM (mean of ``R``) and, with ``H``, a hypothetical CWM (mean of ``H``), all on
-the trimmed columns. Motifs are sorted by support (ties: larger total
+the trimmed columns; finally flank columns of the PWM with less than
+``trim_ic`` bits of information are trimmed as well. Motifs are sorted by support (ties: larger total
 contribution first) and named ``motif_1``, ``motif_2``, ...
 """
 
@@ -35,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .motif import Motif
+from .motif import Motif, information_content
 from .seqlets import Seqlets
 
 __all__ = ["discover_motifs"]
@@ -102,11 +104,12 @@ class _Scanner:
 
 
 def _trim(cwm, trim_threshold):
+    """(lo, hi, n): the span of columns at or above the threshold and how many columns are."""
     imp = np.abs(cwm).sum(0)
     if imp.max() <= 0:
-        return 0, cwm.shape[1]
+        return 0, cwm.shape[1], 0
     keep = np.flatnonzero(imp >= trim_threshold * imp.max())
-    return int(keep[0]), int(keep[-1]) + 1
+    return int(keep[0]), int(keep[-1]) + 1, int(keep.size)
 
 
 def _crop(seqlets, R, max_length):
@@ -125,8 +128,8 @@ def _crop(seqlets, R, max_length):
     return starts, lens
 
 
-def _refine(scanner, Rt, seq, Q, idx, similarity, extend, trim_threshold, n_iter, min_support=1):
-    """Steps 3-4 of the method; returns (members, anchors, directions, Q)."""
+def _refine(scanner, Rt, seq, Q, idx, similarity, extend, trim_threshold, n_iter, min_support=1, min_width=1):
+    """Steps 3-4 of the method; returns (members, anchors, directions, Q); no members on failure."""
     members = np.zeros(0, dtype=np.int64)
     anchor = direction = np.zeros(0, dtype=np.int64)
     for _ in range(n_iter):
@@ -139,15 +142,17 @@ def _refine(scanner, Rt, seq, Q, idx, similarity, extend, trim_threshold, n_iter
         cols = np.arange(-extend, Q.shape[1] + extend)
         C = _gather(Rt, seq[members], anchor, direction, cols).astype(np.float64)
         cwm = C.mean(0)
-        lo, hi = _trim(cwm, trim_threshold)
+        lo, hi, n_imp = _trim(cwm, trim_threshold)
+        if n_imp < min_width:  # aligned spikes, not a motif
+            return idx[:0], anchor[:0], direction[:0], Q
         Q = cwm[:, lo:hi]
         anchor = anchor + direction * (lo - extend)
     return members, anchor, direction, Q
 
 
 def discover_motifs(seqlets, X, R, H=None, similarity=0.6, min_support=5, max_motifs=20, n_iter=3,
-                    extend=5, trim_threshold=0.2, merge_similarity=0.8, patience=50, max_length=50,
-                    max_seqlets=20000, progress=False):
+                    extend=5, trim_threshold=0.2, trim_ic=0.25, min_width=3, merge_similarity=0.8, patience=20, max_length=50,
+                    max_seqlets=5000, progress=False):
     """Discover motifs by aligning and clustering seqlets (reverse-complement aware).
 
     Parameters
@@ -173,6 +178,13 @@ def discover_motifs(seqlets, X, R, H=None, similarity=0.6, min_support=5, max_mo
     trim_threshold : float
         Keep the span of columns whose absolute contribution is at least this
         share of the largest column's.
+    trim_ic : float
+        Finally, flank columns of the PWM with less information content than
+        this (bits) are trimmed (inner columns stay).
+    min_width : int
+        A cluster whose CWM has fewer columns at or above ``trim_threshold``
+        is not a motif (on noisy maps, isolated relevance spikes align with
+        anything).
     merge_similarity : float
         Motifs at least this similar are merged (set > 1 to disable).
     patience : int or None
@@ -248,7 +260,7 @@ def discover_motifs(seqlets, X, R, H=None, similarity=0.6, min_support=5, max_mo
         Q = S[s, :, : lens[s]].astype(np.float64)
         idx = np.flatnonzero(available)
         members, anchor, direction, Q = _refine(scanner, Rt, seq, Q, idx, similarity, extend,
-                                                trim_threshold, n_iter, min_support)
+                                                trim_threshold, n_iter, min_support, min_width)
         if len(members) < min_support:
             available[s] = False
             if bar is not None:
@@ -275,10 +287,16 @@ def discover_motifs(seqlets, X, R, H=None, similarity=0.6, min_support=5, max_mo
     motifs = []
     for members, anchor, direction, Q in clusters:
         cols = np.arange(Q.shape[1])
-        cwm = _gather(Rt, seq[members], anchor, direction, cols).astype(np.float64).mean(0)
         counts = _gather(Xt, seq[members], anchor, direction, cols).astype(np.float64).sum(0)
         tot = counts.sum(0, keepdims=True)
         pwm = np.where(tot > 0, counts / np.where(tot > 0, tot, 1), 0.25)
+        informative = np.flatnonzero(information_content(pwm) >= trim_ic)
+        if informative.size:  # drop low-information flank columns
+            lo, hi = int(informative[0]), int(informative[-1]) + 1
+            pwm = pwm[:, lo:hi]
+            anchor = anchor + direction * lo
+            cols = np.arange(hi - lo)
+        cwm = _gather(Rt, seq[members], anchor, direction, cols).astype(np.float64).mean(0)
         hcwm = None
         if Ht is not None:
             hcwm = _gather(Ht, seq[members], anchor, direction, cols).astype(np.float64).mean(0)
@@ -321,7 +339,7 @@ def _merge(clusters, scanner, Rt, seq, similarity, extend, trim_threshold, n_ite
                     _, anchor, direction = scanner.scan(Q, idx)
                     cols = np.arange(-extend, Q.shape[1] + extend)
                     cwm = _gather(Rt, seq[idx], anchor, direction, cols).astype(np.float64).mean(0)
-                    lo, hi = _trim(cwm, trim_threshold)
+                    lo, hi, _ = _trim(cwm, trim_threshold)
                     Q = cwm[:, lo:hi]
                     anchor = anchor + direction * (lo - extend)
                 clusters[i] = [idx, anchor, direction, Q]

@@ -16,7 +16,7 @@ import numpy as np
 
 from .motif import Motif
 
-__all__ = ["load_jaspar", "match_jaspar", "jaspar_releases", "benjamini_hochberg", "tomtom_pvalues"]
+__all__ = ["load_jaspar", "match_jaspar", "jaspar_releases", "benjamini_hochberg", "tomtom_pvalues", "precompile"]
 
 
 def jaspar_releases():
@@ -206,3 +206,16 @@ def match_jaspar(motifs, release=None, collection="CORE", tax_group="vertebrates
             for j in order
         ]
     return motifs
+
+
+def precompile():
+    """Run one tiny TOMTOM comparison so numba compiles (and caches) memelite's kernels.
+
+    The first comparison in a fresh environment compiles for 30 s to a few
+    minutes; numba caches the result on disk, so later processes start at
+    once. Calling this while setting up an environment moves that cost out of
+    the first real run.
+    """
+    rng = np.random.default_rng(0)
+    targets = [rng.dirichlet(np.ones(4), size=6).T for _ in range(30)]
+    tomtom_pvalues([targets[0][:, 1:5]], targets)

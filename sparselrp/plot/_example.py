@@ -48,9 +48,10 @@ def example_report_inputs(n=6, length=400, seed=0):
         R[i, :, s:s + W] = X[i, :, s:s + W] * w
     R_dense = R + X * rng.normal(0, 0.02, (n, 1, length)).astype(np.float32)
 
-    counts = np.full((4, W), 0.5)
-    for i, s in enumerate(starts):
-        np.add.at(counts, (idx[i, s:s + W], np.arange(W)), 1.0)
+    support = 40  # the motif is built from more seqlets than the report shows sequences
+    sites = np.where(rng.random((support, W)) < 0.85, core, rng.integers(0, 4, (support, W)))
+    counts = np.full((4, W), 0.1)
+    np.add.at(counts, (sites.ravel(), np.tile(np.arange(W), support)), 1.0)
     pwm = counts / counts.sum(axis=0, keepdims=True)
     cwm = np.zeros((4, W))
     for i, s in enumerate(starts):
@@ -64,7 +65,7 @@ def example_report_inputs(n=6, length=400, seed=0):
         {"target_id": "MA1102.3", "target_name": "CTCFL", "p_value": 1.6e-6, "q_value": 9.9e-4, "offset": 1,
          "orientation": "-"},
     ]
-    motif = SimpleNamespace(name="motif_1", pwm=pwm, cwm=cwm, hcwm=None, support=n, matches=matches)
+    motif = SimpleNamespace(name="motif_1", pwm=pwm, cwm=cwm, hcwm=None, support=support, matches=matches)
 
     seqlets = {
         "seqlet_id": list(range(n)),

@@ -226,7 +226,8 @@ def _unit_glyph(letter):
 
     path = TextPath((0, 0), letter, size=1, prop=FontProperties(family="sans-serif", weight="bold"))
     v = np.asarray(path.vertices, dtype=np.float64)
-    lo, hi = v.min(axis=0), v.max(axis=0)
+    ext = path.get_extents()  # of the curves, not of their control points
+    lo, hi = np.array([ext.x0, ext.y0]), np.array([ext.x1, ext.y1])
     v = (v - lo) / (hi - lo)
     codes = np.asarray(path.codes, dtype=np.uint8)
     return v, codes
@@ -318,7 +319,7 @@ def _new_figure(width, height, nrows=1, suptitle=False):
 
 
 def _logo_size(width_positions, nrows=1):
-    return max(3.0, 0.09 * width_positions + 0.8), 1.45 * nrows + (0.55 if nrows > 1 else 0.0)
+    return max(3.0, 0.09 * width_positions + 0.8), 1.3 * nrows + (0.55 if nrows > 1 else 0.0)
 
 
 def _clear_axes(ax):
@@ -351,6 +352,7 @@ def _draw_attribution(ax, M, start, stop, engine):
 
         df = pd.DataFrame(sub, columns=list(BASES), index=np.arange(start, stop))
         logomaker.Logo(df, ax=ax, color_scheme="classic", flip_below=True, font_name="sans", width=0.9)
+        ax.set_xlim(start - 0.5, stop - 0.5)  # the same frame as the fast engine
     else:
         raise ValueError(f"engine must be 'fast' or 'logomaker'; got {engine!r}")
 
@@ -494,7 +496,7 @@ def _motif_matrix(motif, kind):
     return mat.T.copy(), "contribution"
 
 
-def plot_motif_logo(motif, kind="pwm", title=None, ax=None, figsize=None):
+def plot_motif_logo(motif, kind="pwm", title=None, ax=None, figsize=None, engine="logomaker"):
     """Logo of a motif with logomaker: PWM as information content, or CWM/hCWM.
 
     Parameters
@@ -511,21 +513,19 @@ def plot_motif_logo(motif, kind="pwm", title=None, ax=None, figsize=None):
         Draw into these axes.
     figsize : (float, float), optional
         Figure size in inches.
+    engine : {"logomaker", "fast"}
+        logomaker itself, or the vectorised renderer (same layout, faster).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    import logomaker
-    import pandas as pd
-
     M, ylabel = _motif_matrix(motif, kind)
     if ax is None:
         fig, (ax,) = _new_figure(*(figsize or (max(2.0, 0.22 * M.shape[0] + 0.8), 1.4)))
     else:
         fig = ax.figure
-    df = pd.DataFrame(M, columns=list(BASES))
-    logomaker.Logo(df, ax=ax, color_scheme="classic", flip_below=True, font_name="sans", width=0.9)
+    _draw_attribution(ax, M, 0, M.shape[0], engine)
     if kind == "pwm":
         ax.set_ylim(0, 2)
     if title is None and not isinstance(motif, np.ndarray) and hasattr(motif, "name"):

@@ -79,6 +79,7 @@ h3 { font-size:15px; margin:14px 0 6px; }
 table { border-collapse:collapse; font-size:13px; margin:6px 0; }
 th, td { text-align:left; padding:4px 10px; border-bottom:1px solid var(--line); vertical-align:top; }
 th { background:#f0f4f8; font-weight:600; }
+th.num { text-align:right; }
 td.num { text-align:right; font-variant-numeric: tabular-nums; font-family: ui-monospace, Menlo, Consolas, monospace; }
 table.kv th { width:260px; }
 .scroll { max-height:460px; overflow:auto; border:1px solid var(--line); border-radius:4px; }
@@ -98,6 +99,7 @@ img { max-width:100%; height:auto; display:block; }
 .badge { display:inline-block; padding:1px 8px; border-radius:10px; font-size:12px; font-weight:600; }
 .badge.ok { background:var(--okbg); color:var(--ok); }
 .badge.bad { background:var(--badbg); color:var(--bad); }
+.badge.na { background:#eef2f6; color:var(--muted); }
 .verdict { padding:10px 14px; border-radius:6px; margin:6px 0 12px; }
 .verdict.ok { background:var(--okbg); border-left:4px solid var(--ok); }
 .verdict.bad { background:var(--badbg); border-left:4px solid var(--bad); }
@@ -178,7 +180,8 @@ def _table(columns, rows, max_rows=None, scroll=False):
     """HTML table; ``rows`` are sequences aligned with ``columns``."""
     n = len(rows)
     shown = rows if max_rows is None else rows[:max_rows]
-    head = "".join(f"<th>{_e(c)}</th>" for c in columns)
+    numeric = [bool(shown) and all(_is_num(r[j]) or r[j] is None for r in shown) for j in range(len(columns))]
+    head = "".join(f"<th{' class=num' if num else ''}>{_e(c)}</th>" for c, num in zip(columns, numeric))
     body = "".join(
         "<tr>" + "".join(f"<td{' class=num' if _is_num(v) else ''}>{_fmt(v, c)}</td>"
                          for c, v in zip(columns, r)) + "</tr>"
@@ -442,19 +445,23 @@ def _section_trust(trust):
             passed = c.get("passed")
             name = c.get("name", "")
             if passed is None:
-                badge = '<span class="empty">&ndash;</span>'
+                badge = '<span class="badge na">not applicable</span>'
+            elif passed is False and c.get("counts_for_flag") is False:
+                badge = '<span class="badge na">context only</span>'
             else:
                 badge = (f'<span class="badge {"ok" if passed else "bad"}">'
                          f'{"passed" if passed else "flagged"}</span>')
             verdict = c.get("verdict")
             if verdict is None and passed is False:
                 verdict = TRUST_EXPLANATIONS.get(str(name).split(":")[0].split(" ")[0])
+            elif verdict is None and passed is True:
+                verdict = "Within the threshold."
             cells = [f"<td>{_e(name)}</td>",
                      f"<td class=num>{_fmt(c.get('value'), 'value')}</td>",
                      f"<td class=num>{_fmt(c.get('threshold'), 'threshold')}</td>",
                      f"<td>{badge}</td>", f"<td>{_fmt(verdict)}</td>"]
             body.append("<tr>" + "".join(cells) + "</tr>")
-        head = "".join(f"<th>{c}</th>" for c in cols)
+        head = "".join(f"<th{' class=num' if c in ('value', 'threshold') else ''}>{c}</th>" for c in cols)
         parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
     figures = trust.get("figures")
     if isinstance(figures, dict):
@@ -463,9 +470,13 @@ def _section_trust(trust):
             parts.append(f'<div class="logos">{imgs}</div>')
     rest = {k: v for k, v in trust.items() if k not in ("flags", "checks", "figures")}
     scalars = {k: v for k, v in rest.items() if not isinstance(_to_builtin(v), (dict, list))}
-    nested = {k: v for k, v in rest.items() if k not in scalars}
+    flat = {k: v for k, v in rest.items() if isinstance(_to_builtin(v), dict)
+            and all(not isinstance(x, (dict, list)) for x in _to_builtin(v).values())}
+    nested = {k: v for k, v in rest.items() if k not in scalars and k not in flat}
     if scalars:
         parts.append("<h3>Figures</h3>" + _kv_table(scalars))
+    for k, v in flat.items():
+        parts.append(f"<h3>{_e(k)}</h3>" + _kv_table(v))
     for k, v in nested.items():
         text = json.dumps(_to_builtin(v), indent=1, default=str)
         if len(text) > 20000:
