@@ -20,6 +20,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q "$(TORCH)"
 	$(PIP) install -q -e ".[test,pipeline]"
 	$(PIP) install -q --no-deps "zennit==0.5.1"
+	# compile memelite's TOMTOM once (numba caches it in the venv), so the first demo is not slowed
+	$(PY) -c "from sparselrp.motifs.jaspar import precompile; precompile()"
 	touch $@
 
 venv: $(VENV)/.installed

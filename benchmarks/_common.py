@@ -516,3 +516,56 @@ def quality_row(method, R, X, mask, model, target, seconds, f=None, aopc_kwargs=
     if f is not None:
         out["conservation_error"] = M.conservation_error(R, f).mean
     return out
+
+
+def evaluate_methods(method_list, model, X, mask, target=0, batch_size=64, device="cpu", conservation=False,
+                     aopc_kwargs=None, log=print):
+    """Run every method on ``X`` (N, 4, L) and measure it against ``mask`` (N, L).
+
+    Returns a list of dicts (see :func:`quality_row`), one per method; a method that
+    is unavailable or fails gets a ``note`` instead of figures.
+    """
+    f = None
+    if conservation:
+        with torch.no_grad():
+            f = model(X.to(device))[:, target].double().cpu()
+    peer_model = None
+    rows = []
+    for m in method_list:
+        ok, why = m.available()
+        if not ok:
+            rows.append(dict(method=m.label, key=m.key, note=why))
+            log(f"# {m.label}: skipped ({why})")
+            continue
+        if m.peer_model and peer_model is None:
+            peer_model = peer_compatible(model, X.shape[-1]).to(device)
+        mm = peer_model if m.peer_model else model
+        n = min(X.shape[0], m.max_n) if m.max_n else X.shape[0]
+        try:
+            m.fn(mm, X[:1], target, batch_size, device)  # warm-up (JIT compilation etc. not timed)
+            R, sec = timed(m.fn, mm, X[:n], target, batch_size, device, device=device)
+        except Exception as exc:
+            import traceback
+
+            traceback.print_exc()
+            rows.append(dict(method=m.label, key=m.key, note=f"error: {type(exc).__name__}: {str(exc)[:80]}"))
+            continue
+        row = quality_row(m.label, R, X[:n], mask[:n], model, target, sec, f=None if f is None else f[:n],
+                          aopc_kwargs=aopc_kwargs)
+        row.update(key=m.key, pruned=m.pruned, family=m.family)
+        rows.append(row)
+        log(f"# {m.label}: " + ", ".join(f"{k} {fmt(v)}" for k, v in row.items()
+                                         if k in ("seconds", "gini", "rma", "auprc", "aopc")))
+    return rows
+
+
+QUALITY_COLUMNS = [("method", "method"), ("n", "N"), ("seconds", "seconds"), ("gini", "Gini"),
+                   ("zero_share", "zeros"), ("rma", "RMA"), ("auprc", "AUPRC"), ("auroc", "AUROC"),
+                   ("aopc", "AOPC"), ("aopc_random", "AOPC random"), ("conservation_error", "cons. error"),
+                   ("note", "note")]
+
+
+def quality_table(rows, columns=None):
+    columns = [c for c in (columns or QUALITY_COLUMNS) if any(c[0] in r for r in rows)]
+    return table([c[1] for c in columns], [[r.get(c[0], "" if c[0] == "note" else None) for c in columns]
+                                          for r in rows])

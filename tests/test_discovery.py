@@ -82,6 +82,10 @@ def test_planted_ctcf_recovered_and_matched(ctcf):
     assert matches_consensus(top.consensus(), consensus(ctcf), min_overlap=top.width - 2)
     # pwm columns sum to 1, the hypothetical CWM exists and has the right shape
     np.testing.assert_allclose(top.pwm.sum(0), 1.0)
+    ic = top.information_content()
+    assert ic[0] >= 0.25 and ic[-1] >= 0.25  # low-information flanks trimmed
+    loose = discover_motifs(seqlets, X, R, trim_ic=0.0, trim_threshold=0.0)[0]
+    assert loose.width > top.width  # without trimming the extended frame stays
     assert top.hcwm is not None and top.hcwm.shape == top.pwm.shape
     # reverse-complement awareness: both strands of the planted sites ended up in the one motif
     strands = {sites[seqlets.seq[i]][2] for i in top.seqlet_ids}

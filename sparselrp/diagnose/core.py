@@ -119,7 +119,11 @@ def _check_X(X):
 
 
 def _composite_name(c):
-    return c if isinstance(c, str) else getattr(c, "name", None) or type(c).__name__
+    if isinstance(c, str):
+        return c
+    from ..lrp import get_composite
+
+    return getattr(get_composite(c), "name", None) or type(c).__name__
 
 
 def diagnose(model, X, target=0, composite="best-practice", pruning=None, n_samples=64, seed=0,

@@ -139,7 +139,7 @@ def strand_checks(rc, flank, thresholds):
                      f"correlation {v:.2f}) although the model predicts both strands alike (r = {oc:.2f}): "
                      f"the explanation depends on the strand it is read from.",
             na_text="The agreement is undefined (constant maps).", details=details)
-        if not (np.isfinite(oc) and oc >= gate) and c.passed is not None:
+        if not (np.isfinite(oc) and oc >= gate):
             c.passed = None
             c.verdict = (f"Not checked: the model does not predict both strands alike (correlation of "
                          f"f(x) and f(rc(x)) {oc:.2f} < {gate:g}; it was probably trained without "

@@ -112,7 +112,7 @@ class LRP:
         return torch.cat([c[key] for c in chunks], 0).to(device)
 
     def attribute(self, X, target=0, batch_size=256, return_layers=False, hypothetical=False,
-                  strand_average=False, progress=False):
+                  strand_average=False, progress=False, return_output=False):
         """Relevance of every input entry for the explained output.
 
         Parameters
@@ -136,11 +136,16 @@ class LRP:
             (``X.flip(1, 2)``); with ``return_layers`` the layers are from the forward strand.
         progress : bool
             Show a tqdm progress bar over batches.
+        return_output : bool
+            Also return the explained value ``f_t(x)`` ``(N,)`` (on the logits the pass
+            starts from; with ``strand_average`` the mean over both strands), as the
+            last element of the returned tuple. Costs nothing extra.
 
         Returns
         -------
-        torch.Tensor or (torch.Tensor, OrderedDict)
-            ``R`` with ``X``'s shape, dtype and device (and the per-layer readout).
+        torch.Tensor or tuple
+            ``R`` with ``X``'s shape, dtype and device; then the per-layer readout
+            (``return_layers``) and ``f`` (N,) (``return_output``), in that order.
         """
         chunks = self._run(X, target, batch_size, progress, return_layers, hypothetical, False)
         key = "M" if hypothetical else "R"
@@ -150,13 +155,19 @@ class LRP:
                 raise ValueError(f"strand averaging needs one-hot input (N, 4, L), got {tuple(X.shape)}")
             rc = self._run(X.flip(1, 2), target, batch_size, progress, False, hypothetical, False)
             R = 0.5 * (R + self._cat(rc, key, X.device).flip(1, 2))
+        extra = []
         if return_layers:
             import collections
             layers = collections.OrderedDict()
             for name in chunks[0]["layers"]:
                 layers[name] = torch.cat([c["layers"][name] for c in chunks], 0).to(X.device)
-            return R, layers
-        return R
+            extra.append(layers)
+        if return_output:
+            f = self._cat(chunks, "f", X.device)
+            if strand_average:
+                f = 0.5 * (f + self._cat(rc, "f", X.device))
+            extra.append(f)
+        return (R, *extra) if extra else R
 
     def conservation(self, X, target=0, batch_size=256):
         """Per-sample conservation diagnostics (see :func:`conservation`)."""

@@ -83,8 +83,9 @@ class Rule:
         division is safe (0/0 := 0 and R/0 := 0)."""
         eps = self.stabilizer
         if eps == 0:
-            return torch.where(d == 0, torch.zeros_like(R), R / torch.where(d == 0, torch.ones_like(d), d))
-        return R / (d + eps * _sign1(d))
+            return torch.where(d == 0, 0.0, R / torch.where(d == 0, 1.0, d))
+        # d + eps * sign(d) with sign(0) = +1 (adding 0.0 turns -0.0 into +0.0)
+        return R / (d + torch.copysign(torch.tensor(eps, dtype=d.dtype, device=d.device), d + 0.0))
 
     def prepare(self, W, b):
         """Precompute modified parameters for one layer.
@@ -340,7 +341,8 @@ class Gamma(Rule):
         P = {"Wgp": Wgp, "Wgn": Wgn,
              "bgp": None if b is None else b + g * b.clamp(min=0),
              "bgn": None if b is None else b + g * b.clamp(max=0),
-             "W_orig": W_orig, "Wp": W.clamp(min=0), "b_orig": b0}
+             "W_orig": W_orig, "Wp": W.clamp(min=0), "b_orig": b0,
+             "bp": None if b is None else b.clamp(min=0)}
         return P
 
     def relevance(self, layer, P, x, z, R, want_multiplier=False):
@@ -349,18 +351,16 @@ class Gamma(Rule):
             z = layer.forward(x, P["W_orig"], P["b_orig"])
         has_neg = bool((x < 0).any())
         if not has_neg and "weight" not in self.zero_params:
-            # fast path for x >= 0: one extra forward, w x = z - b
-            zp = layer.forward(x, P["Wp"], None)
-            b = P["b_orig"]
-            zn = z if b is None else z - layer.expand_bias(b, z)
-            g = self.gamma
-            dpos = zn + g * zp
-            dneg = zn + g * (zn - zp)
-            if P["bgp"] is not None:
-                dpos = dpos + layer.expand_bias(P["bgp"], z)
-                dneg = dneg + layer.expand_bias(P["bgn"], z)
-            sp = torch.where(z > 0, self.divide(R, dpos), torch.zeros_like(R))
-            sn = torch.where(z < 0, self.divide(R, dneg), torch.zeros_like(R))
+            # fast path for x >= 0 (one extra forward): with zpb = w^+ x + b^+,
+            #   z > 0: denominator z + g * zpb           = (w + g w^+) x + b + g b^+
+            #   z < 0: denominator z + g * (z - zpb)     = (w + g w^-) x + b + g b^-
+            bp = None if P["bgp"] is None else P["bp"]
+            zpb = layer.forward(x, P["Wp"], bp)
+            pos = z > 0
+            d = torch.add(z, torch.where(pos, zpb, z - zpb), alpha=self.gamma)
+            s = self.divide(R, d)
+            sp = torch.where(pos, s, 0.0)
+            sn = torch.where(z < 0, s, 0.0)
             M = layer.transpose2(sp, Wgp, sn, Wgn, x.shape)
             out = x * M
             return (out, M) if want_multiplier else out
@@ -368,8 +368,8 @@ class Gamma(Rule):
         xn = x.clamp(max=0)
         dpos = layer.forward(xp, Wgp, P["bgp"]) + layer.forward(xn, Wgn, None)
         dneg = layer.forward(xp, Wgn, P["bgn"]) + layer.forward(xn, Wgp, None)
-        sp = torch.where(z > 0, self.divide(R, dpos), torch.zeros_like(R))
-        sn = torch.where(z < 0, self.divide(R, dneg), torch.zeros_like(R))
+        sp = torch.where(z > 0, self.divide(R, dpos), 0.0)
+        sn = torch.where(z < 0, self.divide(R, dneg), 0.0)
         Mp = layer.transpose2(sp, Wgp, sn, Wgn, x.shape)
         Mn = layer.transpose2(sp, Wgn, sn, Wgp, x.shape)
         out = xp * Mp + xn * Mn
@@ -425,7 +425,10 @@ class ZBox(Rule):
             d = d - layer.forward(hi, Wn, None)
         s = self.divide(R, d)
         out = x * layer.transpose(s, W, x.shape)
-        out = out - lo * layer.transpose(s, Wp, x.shape) - hi * layer.transpose(s, Wn, x.shape)
+        if bool((lo != 0).any()):
+            out = out - lo * layer.transpose(s, Wp, x.shape)
+        if bool((hi != 0).any()):
+            out = out - hi * layer.transpose(s, Wn, x.shape)
         return out
 
 

@@ -82,13 +82,13 @@ def example_report_inputs(n=6, length=400, seed=0):
         "flags": ["border"],
         "composite": "best-practice",
         "checks": [
-            {"name": "bias", "value": 0.04, "threshold": 0.2, "passed": True,
+            {"name": "bias: share absorbed", "value": 0.04, "threshold": 0.2, "passed": True,
              "verdict": "Biases absorb little relevance."},
-            {"name": "border", "value": 2.7, "threshold": 2.0, "passed": False, "verdict": None},
-            {"name": "n-columns", "value": 0.0, "threshold": 0.01, "passed": True, "verdict": None},
-            {"name": "randomisation", "value": 0.12, "threshold": 0.5, "passed": True,
+            {"name": "border: share / uniform", "value": 2.7, "threshold": 2.0, "passed": False, "verdict": None},
+            {"name": "n-columns: share on N/padding", "value": 0.0, "threshold": 0.01, "passed": True, "verdict": None},
+            {"name": "randomisation: similarity (best-practice)", "value": 0.12, "threshold": 0.5, "passed": True,
              "verdict": "Maps change when the model is randomised: they depend on what it learnt."},
-            {"name": "strand", "value": 0.91, "threshold": 0.7, "passed": True, "verdict": None},
+            {"name": "strand: reverse-complement agreement", "value": 0.91, "threshold": 0.7, "passed": True, "verdict": None},
         ],
     }
     return {

@@ -48,9 +48,10 @@ TRUST_EXPLANATIONS = {
         "w-square, zB) do this by design, but it says nothing about the sequence itself."
     ),
     "randomisation": (
-        "The maps barely change when the model's weights are randomised: they reflect the "
-        "architecture more than what the model learnt. Do not read motifs out of them. "
-        "(z+ and alpha-beta rules are known to react little to randomising upper layers.)"
+        "The maps depend too little on what the model learnt: they barely change when its weights "
+        "are randomised, or a random network of the same architecture gives maps just as sparse. "
+        "Do not read motifs out of them. (z+ and alpha-beta rules are known to react little to "
+        "randomising upper layers.)"
     ),
     "strand": (
         "The map of the reverse-complement sequence, flipped back, or the map after shuffling the "
@@ -96,7 +97,8 @@ table.kv th { width:260px; }
 .meta { color:var(--muted); font-size:12px; margin-bottom:6px; }
 img { max-width:100%; height:auto; display:block; }
 .logos { display:flex; flex-wrap:wrap; gap:10px; align-items:flex-start; }
-.badge { display:inline-block; padding:1px 8px; border-radius:10px; font-size:12px; font-weight:600; }
+.badge { display:inline-block; padding:1px 8px; border-radius:10px; font-size:12px; font-weight:600;
+         white-space:nowrap; }
 .badge.ok { background:var(--okbg); color:var(--ok); }
 .badge.bad { background:var(--badbg); color:var(--bad); }
 .badge.na { background:#eef2f6; color:var(--muted); }
