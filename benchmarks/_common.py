@@ -180,17 +180,28 @@ def bpnet_model(cache=DEFAULT_CACHE, log=print):
     return cached_model("bpnet_random", build, cache, log)
 
 
-def planted_model(sim, epochs=25, cache=DEFAULT_CACHE, log=print):
-    """SmallCNN (zoo ``"small_cnn"``) trained on the training part of the planted set ``sim``."""
+PLANTED_ARCHS = {
+    # the zoo's SmallCNN (one convolution, global max pooling, two dense layers)
+    "small_cnn": lambda L: sl.models.ZOO["small_cnn"](seq_len=L),
+    # a deeper, DeepSEA-shaped network (three convolutions, two max pools), so that
+    # pruning acts on convolution inputs as well
+    "deepsea": lambda L: sl.models.ZOO["deepsea"](n_targets=1, seq_len=L, channels=(64, 64, 64), hidden=32,
+                                                  dropout=(0.1, 0.1)),
+}
+
+
+def planted_model(sim, epochs=25, arch="small_cnn", cache=DEFAULT_CACHE, log=print):
+    """A model of ``PLANTED_ARCHS`` trained on the training part of the planted set ``sim``."""
     p = sim.params
-    key = f"small_cnn_planted_n{p['n']}_L{p['length']}_s{p['seed']}_e{epochs}"
+    key = f"{arch}_planted_n{p['n']}_L{p['length']}_s{p['seed']}_e{epochs}"
 
     def build():
         torch.manual_seed(0)
-        model = sl.models.ZOO["small_cnn"](seq_len=sim.X.shape[-1])
+        model = PLANTED_ARCHS[arch](sim.X.shape[-1])
         tr, _, _ = split(len(sim.X))
-        info = _fit(model, sim.X[tr], sim.y[tr], epochs=epochs, lr=3e-3, patience=4)
-        return model, dict(trained=True, rule=PLANTED_RULE, **info)
+        info = _fit(model, sim.X[tr], sim.y[tr], epochs=epochs, lr=3e-3 if arch == "small_cnn" else 1e-3,
+                    patience=4)
+        return model, dict(trained=True, arch=arch, rule=PLANTED_RULE, **info)
 
     return cached_model(key, build, cache, log)
 
@@ -199,8 +210,10 @@ def ctcf_model(cache=DEFAULT_CACHE, log=print):
     """The demo CTCF model: the shipped pretrained one, else ``train_ctcf_model(seed=0)`` (cached)."""
     try:
         model = sl.models.pretrained("ctcf", device="cpu")
+        from sparselrp.models.pretrained import pretrained_path
+
         log("# model ctcf: shipped pretrained SmallCNN")
-        return _freeze(model), sl.models.pretrained_path("ctcf"), {}
+        return _freeze(model), pretrained_path("ctcf"), dict(getattr(model, "sparselrp_config", {}).get("metadata", {}))
     except Exception:  # not shipped (yet): train it the same way
         pass
 

@@ -4,19 +4,36 @@ This is the library side of ``sparselrp attribute`` and of the pipeline's
 attribute step: the one-hot array is streamed from the file in blocks of
 ``batch_size`` sequences, each block is explained and appended to an
 :class:`~sparselrp.io.attributions.AttributionWriter`, so peak memory is set by
-the batch, not by the file. Per-layer sparsity is accumulated on the way.
+the batch, not by the file. Per-layer sparsity and conservation are accumulated
+on the way.
+
+All outputs of one run (attributions, the optional dense and hypothetical
+files, the stats JSON) are committed together at the end: each is written to a
+hidden temporary file beside its target and renamed into place only when every
+output is complete. A run that fails writes nothing; a run that is killed
+(SIGKILL, power loss) leaves the old outputs untouched and at most hidden
+temporary files ``.NAME.*.tmp*`` / ``.NAME.*.parts``, which the next run writing
+the same output removes.
 """
 
+import contextlib
+import errno
 import json
 import math
+import os
+import re
+import shutil
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from ._atomic import atomic_open
+from ._atomic import _check_dir, atomic_path
+from .errors import InputFormatError
 from .io.attributions import AttributionWriter
 from .io.npz_stream import iter_npz_rows, npz_member_info
-from .errors import InputFormatError
+
+__all__ = ["attribute_file", "clean_stale_temporaries"]
 
 
 def _layer_stats_update(acc, layers):
@@ -45,6 +62,119 @@ def _finish_layer_stats(acc):
     return out
 
 
+def clean_stale_temporaries(path):
+    """Remove hidden temporary files a killed run left beside ``path``.
+
+    Atomic writes put ``.NAME.XXXX.tmp.SUFFIX`` files (and the streaming writer
+    ``.NAME.XXXX.parts`` directories) beside the output ``NAME``; a process
+    killed with SIGKILL cannot remove them. Do not run two writers of the same
+    output at once: the second removes the first one's temporaries.
+
+    Parameters
+    ----------
+    path : str or Path
+        An output path.
+
+    Returns
+    -------
+    list of Path
+        What was removed.
+    """
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        return []
+    pat = re.compile(r"^\.{1,2}" + re.escape(path.name) + r"\.[^/]*?(\.tmp|\.parts$)")
+    removed = []
+    try:
+        entries = list(parent.iterdir())
+    except OSError:
+        return []
+    for p in entries:
+        if not pat.match(p.name):
+            continue
+        with contextlib.suppress(OSError):
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+            removed.append(p)
+    return removed
+
+
+def _model_seq_len(model):
+    cfg = getattr(model, "sparselrp_config", None) or {}
+    for value in (cfg.get("seq_len"), getattr(model, "seq_len", None), (cfg.get("kwargs") or {}).get("seq_len")):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def _model_device(model):
+    for t in model.parameters():
+        return t.device
+    for t in model.buffers():
+        return t.device
+    return torch.device("cpu")
+
+
+def _check_model_takes_length(model, length, ohe_path):
+    """Run the model on one all-zero sequence of length ``length``; a clear error if it cannot."""
+    seq_len = _model_seq_len(model)
+    probe = torch.zeros(1, 4, length, dtype=torch.float32, device=_model_device(model))
+    try:
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                model(probe)
+        finally:
+            model.train(was_training)
+    except (RuntimeError, ValueError, IndexError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if seq_len is not None and seq_len != length:
+            raise InputFormatError(
+                f"sequences have length L = {length} but the model takes L = {seq_len} (its config's seq_len); "
+                f"re-encode with `sparselrp encode --length {seq_len}` (the model failed with: {first})",
+                ohe_path) from None
+        raise InputFormatError(f"the model cannot take sequences of length L = {length}: {first}", ohe_path) from None
+
+
+def _check_model_finite(model):
+    for name, t in list(model.named_parameters()) + list(model.named_buffers()):
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise ValueError(f"the model's {name!r} holds NaN or Inf values; its outputs cannot be explained "
+                             f"(was training diverging?)")
+
+
+def _check_finite_block(block, start, ohe_path):
+    finite = np.isfinite(block)
+    if finite.all():
+        return
+    i, c, j = np.argwhere(~finite)[0]
+    kind = "NaN" if np.isnan(block[i, c, j]) else "Inf"
+    raise InputFormatError(f"sequence {start + int(i)} (0-based), position {int(j)}: one-hot value is {kind}; "
+                           f"the input must be finite", ohe_path)
+
+
+def _output_paths(out_path, dense_path, hypothetical_path, stats_path, ohe_path):
+    named = [("output", out_path), ("dense", dense_path), ("hypothetical", hypothetical_path), ("stats", stats_path)]
+    named = [(k, Path(p)) for k, p in named if p is not None]
+    seen = {}
+    src = Path(ohe_path).resolve()
+    for kind, p in named:
+        r = p.resolve()
+        if r == src:
+            raise ValueError(f"{p}: the {kind} path is the input one-hot file; choose another output path")
+        if r in seen:
+            raise ValueError(f"{p}: given as both the {seen[r]} and the {kind} output path")
+        seen[r] = kind
+        if p.is_dir():
+            raise IsADirectoryError(f"{p}: output path is a directory")
+        _check_dir(p)
+    return dict(named)
+
+
 def attribute_file(model, ohe_path, out_path, *, target=0, composite="best-practice", pruning=None,
                    batch_size=256, device=None, sparse=False, dense_path=None, hypothetical_path=None,
                    strand_average=False, stats_path=None, progress=False):
@@ -66,92 +196,160 @@ def attribute_file(model, ohe_path, out_path, *, target=0, composite="best-pract
     sparse : bool
         Write ``out_path`` in the sparse form.
     dense_path : str or Path, optional
-        Also write the dense ``arr_0`` form here (what TF-MoDISco reads).
+        Also write the dense ``arr_0`` (N, 4, L) form here (what TF-MoDISco reads).
     hypothetical_path : str or Path, optional
-        Also write hypothetical contributions (N, 4, L), dense ``arr_0``.
+        Also write hypothetical contributions (N, 4, L), dense ``arr_0``; needs a
+        composite whose first-layer rule multiplies by the input (e.g. ``"epsilon"``).
     stats_path : str or Path, optional
-        JSON with the run's summary: input sparsity, conservation and the
-        per-layer share of zeros and Gini.
+        JSON with the run's summary: share of zero positions, conservation
+        (input relevance sum vs the explained output f_t(x), on the logits) and
+        the per-layer share of zeros and Gini.
     progress : bool
         Show a progress bar.
 
     Returns
     -------
     dict
-        The summary written to ``stats_path``.
+        The summary (what ``stats_path`` receives when given).
+
+    Raises
+    ------
+    InputFormatError
+        The one-hot file is not (N, 4, L), holds NaN/Inf (the message names the
+        sequence and position), or has a length the model cannot take.
+    ValueError
+        Target out of range, hypothetical scores with a first-layer rule that does
+        not multiply by the input, an output path given twice.
+    FileNotFoundError, PermissionError, OSError
+        A missing or read-only output directory (checked before any work), a
+        failing write (disk full). No output is written then.
+
+    Notes
+    -----
+    Outputs appear together at the end (see the module docstring); temporaries
+    that a killed earlier run left beside the outputs are removed first.
     """
     from .lrp import LRP
 
-    shape, dtype = npz_member_info(ohe_path, "arr_0")
+    outputs = _output_paths(out_path, dense_path, hypothetical_path, stats_path, ohe_path)
+    shape, _ = npz_member_info(ohe_path, "arr_0")
     if len(shape) != 3 or shape[1] != 4:
         raise InputFormatError(f"arr_0 has shape {shape}; expected (N, 4, L) one-hot", ohe_path)
     n, _, length = shape
+    if length < 1:
+        raise InputFormatError(f"arr_0 has shape {shape}: sequences of length 0", ohe_path)
+    _check_model_finite(model)
+    if n > 0:
+        _check_model_takes_length(model, length, ohe_path)
     explainer = LRP(model, composite=composite, pruning=pruning, device=device)
     want_stats = stats_path is not None
     acc = {}
     totals = {"n": 0, "input_zero": 0, "positions": 0, "rel_sum": 0.0, "out_sum": 0.0, "cons_err_sum": 0.0,
-              "cons_n": 0}
-    writers = [AttributionWriter(out_path, sparse=sparse, dense_path=dense_path, length=length)]
-    if hypothetical_path is not None:
-        writers.append(AttributionWriter(hypothetical_path, sparse=False, length=length))
+              "cons_n": 0, "cons_err_max": 0.0}
+    for p in outputs.values():
+        clean_stale_temporaries(p)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n, unit="seq", desc="attribute")
     try:
-        for block in iter_npz_rows(ohe_path, "arr_0", batch_size=batch_size):
-            X = torch.from_numpy(np.ascontiguousarray(block, dtype=np.float32))
-            res = explainer.attribute(
-                X, target=_slice_target(target, totals["n"], X.shape[0]), batch_size=batch_size,
-                return_layers=want_stats, strand_average=strand_average,
-            )
-            R, layers = (res if want_stats else (res, None))
-            writers[0].append(R)
+        with contextlib.ExitStack() as commit:
+            # temporaries renamed onto the outputs only when the whole block exits cleanly
+            tmp = {k: commit.enter_context(atomic_path(p)) for k, p in outputs.items()}
+            writers = [AttributionWriter(tmp["output"], sparse=sparse, dense_path=tmp.get("dense"), length=length)]
             if hypothetical_path is not None:
-                H = explainer.attribute(X, target=_slice_target(target, totals["n"], X.shape[0]),
-                                        batch_size=batch_size, hypothetical=True, strand_average=strand_average)
-                writers[1].append(H)
+                writers.append(AttributionWriter(tmp["hypothetical"], sparse=False, length=length))
+            try:
+                for block in iter_npz_rows(ohe_path, "arr_0", batch_size=batch_size):
+                    start = totals["n"]
+                    _check_finite_block(block, start, ohe_path)
+                    X = torch.from_numpy(np.ascontiguousarray(block, dtype=np.float32))
+                    tgt = _slice_target(target, start, X.shape[0])
+                    try:
+                        R, *extra = explainer.attribute(X, target=tgt, batch_size=batch_size,
+                                                        return_layers=want_stats, strand_average=strand_average,
+                                                        return_output=True)
+                    except ValueError as exc:
+                        if "NaN or Inf" not in str(exc):
+                            raise
+                        raise ValueError(f"{ohe_path}: sequences {start}..{start + X.shape[0] - 1} (0-based): "
+                                         f"{exc}") from None
+                    f = extra[-1]
+                    writers[0].append(R)
+                    if hypothetical_path is not None:
+                        try:
+                            H = explainer.attribute(X, target=tgt, batch_size=batch_size, hypothetical=True,
+                                                    strand_average=strand_average)
+                        except ValueError as exc:
+                            if "hypothetical" not in str(exc):
+                                raise
+                            raise ValueError(f"{hypothetical_path}: cannot compute hypothetical contributions with "
+                                             f"composite {composite!r}: {exc}; use e.g. composite 'epsilon'") from None
+                        writers[1].append(H)
+                    if want_stats:
+                        _layer_stats_update(acc, extra[0])
+                        _conservation_update(totals, R, f)
+                    totals["n"] += X.shape[0]
+                    if bar is not None:
+                        bar.update(X.shape[0])
+                for w in writers:
+                    w.close()
+            except BaseException:
+                for w in writers:
+                    if not w.closed:
+                        w.abort()
+                raise
+            summary = _summary(totals, length, target, composite, pruning, acc if want_stats else None)
             if want_stats:
-                _layer_stats_update(acc, layers)
-                r = R.detach().to(torch.float64).sum(1)
-                totals["input_zero"] += int((r == 0).sum())
-                totals["positions"] += r.numel()
-                f = _explained_output(model, explainer, X, _slice_target(target, totals["n"], X.shape[0]))
-                if f is not None:
-                    s = r.sum(1).cpu()
-                    totals["rel_sum"] += float(s.sum())
-                    totals["out_sum"] += float(f.sum())
-                    nz = f.abs() > 0
-                    totals["cons_err_sum"] += float(((s - f).abs()[nz] / f.abs()[nz]).sum())
-                    totals["cons_n"] += int(nz.sum())
-            totals["n"] += X.shape[0]
-            if bar is not None:
-                bar.update(X.shape[0])
-        for w in writers:
-            w.close()
-    except BaseException:
-        for w in writers:
-            w.abort()
+                with open(tmp["stats"], "w", encoding="utf-8") as fh:
+                    json.dump(_jsonable(summary), fh, indent=2)
+                    fh.write("\n")
+                    fh.flush()
+                    os.fsync(fh.fileno())
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise OSError(exc.errno, f"no space left on device while writing {out_path}; nothing was written",
+                          str(out_path)) from None
         raise
     finally:
         if bar is not None:
             bar.close()
+    return summary
+
+
+def _conservation_update(totals, R, f):
+    r = R.detach().to(torch.float64).sum(1)  # (b, L)
+    totals["input_zero"] += int((r == 0).sum())
+    totals["positions"] += r.numel()
+    s = r.sum(1).cpu()
+    f = f.detach().to(torch.float64).cpu()
+    totals["rel_sum"] += float(s.sum())
+    totals["out_sum"] += float(f.sum())
+    nz = f.abs() > 0
+    if bool(nz.any()):
+        err = (s - f).abs()[nz] / f.abs()[nz]
+        totals["cons_err_sum"] += float(err.sum())
+        totals["cons_n"] += int(nz.sum())
+        totals["cons_err_max"] = max(totals["cons_err_max"], float(err.max()))
+
+
+def _summary(totals, length, target, composite, pruning, acc):
     summary = {
         "n": totals["n"], "length": length, "target": target if not callable(target) else "callable",
         "composite": composite if isinstance(composite, str) else repr(composite),
         "pruning": repr(pruning) if pruning is not None else None,
     }
-    if want_stats:
+    if acc is not None:
+        n = max(totals["n"], 1)
         summary.update({
             "input_zero_share": totals["input_zero"] / max(totals["positions"], 1),
-            "mean_relevance_sum": totals["rel_sum"] / max(totals["n"], 1),
-            "mean_explained_output": totals["out_sum"] / max(totals["n"], 1),
+            "mean_relevance_sum": totals["rel_sum"] / n,
+            "mean_explained_output": totals["out_sum"] / n,
             "mean_conservation_error": (totals["cons_err_sum"] / totals["cons_n"]) if totals["cons_n"] else None,
+            "max_conservation_error": totals["cons_err_max"] if totals["cons_n"] else None,
             "layers": _finish_layer_stats(acc),
         })
-        with atomic_open(stats_path, "w") as fh:
-            json.dump(_jsonable(summary), fh, indent=2)
     return summary
 
 
@@ -159,14 +357,6 @@ def _slice_target(target, start, size):
     if isinstance(target, (list, tuple, np.ndarray, torch.Tensor)):
         return target[start:start + size]
     return target
-
-
-def _explained_output(model, explainer, X, target):
-    """f_t(x) per sample (N,), from the explainer when it offers it."""
-    fn = getattr(explainer, "explained_output", None)
-    if fn is not None:
-        return fn(X, target=target).detach().to(torch.float64).cpu()
-    return None
 
 
 def _jsonable(obj):

@@ -299,7 +299,7 @@ def _place(widths, order_block, length, spacing, rng, seq_index, max_tries=200):
 
 # ----------------------------------------------------------------------------- main entry
 
-def simulate(n=1000, length=200, motifs=DEFAULT_MOTIFS, rules=("MA0139",), p_present=0.5, balance=True,
+def simulate(n=1000, length=200, motifs=DEFAULT_MOTIFS, rules=None, p_present=0.5, balance=True,
              background="random", gc=0.41, orientation="both", spacing=None, release=None, seed=0):
     """Make a planted-motif data set.
 
@@ -311,9 +311,10 @@ def simulate(n=1000, length=200, motifs=DEFAULT_MOTIFS, rules=("MA0139",), p_pre
         Sequence length ``L``.
     motifs : iterable, default ``DEFAULT_MOTIFS`` (CTCF MA0139, GATA1 MA0035, SPI1 MA0080)
         Motifs to plant (see :func:`jaspar_motifs`); those no rule names are decoys.
-    rules : str or iterable of str, default ("MA0139",)
+    rules : str or iterable of str, optional
         One rule per task, over motif ids or names with AND / OR (AND binds
-        tighter; ``&`` and ``|`` also work). The default: label = "holds CTCF".
+        tighter; ``&`` and ``|`` also work). Default: one task, "holds the first
+        motif" (with the default motifs: CTCF; GATA1 and SPI1 are decoys).
     p_present : float, default 0.5
         Probability that a sequence holds a given motif (one instance each).
     balance : bool, default True
@@ -359,14 +360,16 @@ def simulate(n=1000, length=200, motifs=DEFAULT_MOTIFS, rules=("MA0139",), p_pre
         spacing = (int(spacing[0]), int(spacing[1]))
         if spacing[0] < 0 or spacing[1] < spacing[0]:
             raise ValueError(f"spacing must be (min_gap, max_gap) with 0 <= min_gap <= max_gap, got {spacing}")
+    n, length = int(n), int(length)
+    rng = np.random.default_rng(seed)
+    motif_list = jaspar_motifs(motifs, release=release)
+    if rules is None:
+        rules = (motif_list[0].id,)
     if isinstance(rules, str):
         rules = (rules,)
     rules = list(rules)
     if not rules:
         raise ValueError("at least one rule (task) is needed")
-    n, length = int(n), int(length)
-    rng = np.random.default_rng(seed)
-    motif_list = jaspar_motifs(motifs, release=release)
     M = len(motif_list)
     widths = [m.width for m in motif_list]
     if max(widths) > length:

@@ -228,3 +228,24 @@ def test_save_overwrites_atomically(tmp_path):
     save(sl.models.SmallCNN(n_filters=8), tmp_path / "m")
     assert load(tmp_path / "m").config["n_filters"] == 8
     assert sorted(os.listdir(tmp_path / "m")) == ["config.json", "model.safetensors"]
+
+
+def test_pretrained_ctcf_model():
+    from sparselrp.models.pretrained import pretrained_path
+    from sparselrp.models.train import auroc
+
+    directory = pretrained_path("ctcf")
+    assert sum(p.stat().st_size for p in directory.iterdir()) < 1_000_000
+    model = sl.models.pretrained("ctcf", device="cpu")
+    assert isinstance(model, sl.models.SmallCNN) and model.seq_len == 200
+    meta = model.sparselrp_config["metadata"]
+    assert meta["tasks"] == ["CTCF"] and meta["test_auroc"] >= 0.9
+    seqs = [s for _, s in sl.genome.read_fasta(sl.data.ctcf_peaks_fasta())]
+    X = sl.one_hot_encode_batch(seqs, iupac="n")
+    shuffled = sl.dinucleotide_shuffle(X, n=1, random_state=123)[:, 0]
+    with torch.no_grad():
+        scores = torch.cat([model(X), model(shuffled)])[:, 0]
+    labels = [1] * len(X) + [0] * len(X)
+    assert auroc(labels, scores.numpy()) >= 0.9
+    with pytest.raises(KeyError, match="unknown pretrained"):
+        sl.models.pretrained("nope")

@@ -104,6 +104,7 @@ def test_report_has_every_section_and_is_self_contained(tmp_path):
         assert label in text
     assert "MA0139.2" in text and "1.20e-07" in text and "3.00e-05" in text
     assert "support: 7 seqlets" in text
+    assert "nested.a" in text  # nested parameters are flattened to dotted keys
     assert "flagged" in text and "passed" in text
 
 

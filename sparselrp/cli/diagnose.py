@@ -3,30 +3,10 @@
 import click
 
 from ._common import main
+from .options import COMPOSITE_NAMES, explain_options, load_model, pruning_from_options, resolve_device, \
+    resolve_target
 
-_COMPOSITES = ["zero", "epsilon", "epsilon-plus", "epsilon-plus-flat", "epsilon-gamma-box",
-               "epsilon-alpha2-beta1", "epsilon-alpha2-beta1-flat", "best-practice"]
 _CHECKS = ("bias", "border", "n-columns", "randomisation", "strand")
-
-
-def _pruning(topk, prune_mass):
-    from ..lrp import MassPrune, TopK
-
-    if topk is not None and prune_mass is not None:
-        raise click.UsageError("give --topk or --prune-mass, not both")
-    if topk is not None:
-        if topk <= 0:
-            raise click.BadParameter(f"must be > 0, got {topk:g}", param_hint="--topk")
-        if topk >= 1:
-            if topk != int(topk):
-                raise click.BadParameter(f"a count must be a whole number, got {topk:g}", param_hint="--topk")
-            return TopK(int(topk))
-        return TopK(float(topk))
-    if prune_mass is not None:
-        if not 0 <= prune_mass <= 1:
-            raise click.BadParameter(f"must be in [0, 1], got {prune_mass:g}", param_hint="--prune-mass")
-        return MassPrune(float(prune_mass))
-    return None
 
 
 def _thresholds(items):
@@ -52,25 +32,17 @@ def _checks(text):
 
 
 @main.command("diagnose")
-@click.option("-m", "--model", "model_dir", required=True, type=click.Path(),
-              help="Model directory (config.json + weights, as `sparselrp train` or sparselrp.models.save "
-                   "writes it).")
+@click.option("-m", "--model", "model_dir", required=True,
+              help="Model directory (config.json + model.safetensors), or pretrained:ctcf.")
 @click.option("-s", "--sequences", required=True, type=click.Path(dir_okay=False),
-              help="One-hot sequences .npz (N, 4, L) under 'arr_0' (as `sparselrp encode` writes).")
+              help="One-hot .npz (key arr_0, shape (N, 4, L)) from `sparselrp encode`.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="Output JSON (flags, checks with values, thresholds and verdicts, per-sample figures).")
-@click.option("--target", type=click.IntRange(min=0), default=0, help="Output column to explain.")
-@click.option("--composite", type=click.Choice(_COMPOSITES), default="best-practice",
-              help="Composite of the maps being diagnosed.")
-@click.option("--topk", type=float, default=None,
-              help="Top-k pruning of the maps: keep K units per layer and sample (K >= 1), or a fraction "
-                   "(0 < K < 1).")
-@click.option("--prune-mass", type=float, default=None,
-              help="Mass pruning (PLRP) of the maps: drop the share P of each layer's relevance mass.")
+@explain_options
 @click.option("--n-samples", type=click.IntRange(min=1), default=64,
               help="Diagnose a seeded random subset of this many sequences.")
 @click.option("--seed", type=int, default=0, help="Seed of the subset, re-initialisations and shuffles.")
-@click.option("--randomisation-composite", "extra", multiple=True, type=click.Choice(_COMPOSITES),
+@click.option("--randomisation-composite", "extra", multiple=True, type=click.Choice(COMPOSITE_NAMES),
               help="Also run the randomisation check under this composite, for comparison (repeatable; "
                    "reported, never flagged).")
 @click.option("--n-random", type=click.IntRange(min=1), default=2,
@@ -78,14 +50,11 @@ def _checks(text):
 @click.option("--checks", "checks_text", default=",".join(_CHECKS),
               help="Comma-separated checks to run.")
 @click.option("--threshold", "threshold_items", multiple=True, metavar="KEY=VALUE",
-              help="Override a threshold (keys: see docs/trust.md), e.g. --threshold bias_share=0.3; "
-                   "repeatable.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=256, help="Sequences per LRP pass.")
-@click.option("--device", default=None, help="cpu or cuda (default: cuda when available).")
+              help="Override a threshold (keys in docs/trust.md), e.g. --threshold bias_share=0.3; repeatable.")
 @click.option("--strict", is_flag=True,
               help="Exit with status 3 when any check is flagged (the JSON is written first).")
-def diagnose_command(model_dir, sequences, output, target, composite, topk, prune_mass, n_samples, seed,
-                     extra, n_random, checks_text, threshold_items, batch_size, device, strict):
+def diagnose_command(model_dir, sequences, output, target, composite, topk, prune_mass, p_neg, redistribute,
+                     batch_size, device, n_samples, seed, extra, n_random, checks_text, threshold_items, strict):
     """Check whether LRP maps of MODEL on SEQUENCES can be trusted.
 
     Runs the bias, border, N-column, model-randomisation and strand/flank stability
@@ -96,16 +65,17 @@ def diagnose_command(model_dir, sequences, output, target, composite, topk, prun
 
     from ..diagnose import diagnose
     from ..io.onehot import load_onehot
-    from ..models import load
 
-    pruning = _pruning(topk, prune_mass)
-    thresholds = _thresholds(threshold_items)
-    checks = _checks(checks_text)
     from ..diagnose.thresholds import resolve
 
+    pruning = pruning_from_options(topk, prune_mass, p_neg, redistribute)
+    target = resolve_target(target, model_dir)
+    thresholds = _thresholds(threshold_items)
+    checks = _checks(checks_text)
     resolve(thresholds)   # unknown keys fail before any work
-    model = load(model_dir, device="cpu")
+    device = resolve_device(device)
     X = load_onehot(sequences).X
+    model = load_model(model_dir, device="cpu")
     d = diagnose(model, X, target=target, composite=composite, pruning=pruning, n_samples=n_samples, seed=seed,
                  checks=checks, randomisation_composites=extra, n_random=n_random, thresholds=thresholds,
                  batch_size=batch_size, device=device)

@@ -44,9 +44,16 @@ def pruning_from_options(topk, prune_mass, p_neg, redistribute):
             k = float(topk) if any(c in str(topk) for c in ".eE") else int(topk)
         except ValueError:
             raise click.BadParameter(f"{topk!r} is neither an int nor a fraction", param_hint="--topk") from None
-        return TopK(k, redistribute=redistribute)
+        try:
+            return TopK(k, redistribute=redistribute)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--topk") from None
     if prune_mass is not None:
-        return MassPrune(prune_mass, p_neg=p_neg, redistribute=redistribute)
+        try:
+            return MassPrune(prune_mass, p_neg=p_neg, redistribute=redistribute)
+        except ValueError as exc:
+            hint = "--p-neg" if "p_neg" in str(exc) else "--prune-mass"
+            raise click.BadParameter(str(exc), param_hint=hint) from None
     if p_neg is not None:
         raise click.UsageError("--p-neg needs --prune-mass")
     return None

@@ -25,7 +25,7 @@ def _spacing(value):
                    "[default: MA0139 (CTCF), MA0035 (GATA1), MA0080 (SPI1)]")
 @click.option("--rule", "rules", multiple=True,
               help="Label rule of one task over the motifs with AND / OR, e.g. 'CTCF AND GATA1'; repeat for "
-                   "several tasks. Motifs no rule names are decoys. [default: MA0139]")
+                   "several tasks. Motifs no rule names are decoys. [default: the first motif]")
 @click.option("--p-present", default=0.5, type=click.FloatRange(0, 1), help="Chance a sequence holds each motif.")
 @click.option("--no-balance", is_flag=True, help="Do not force half positives for the first task.")
 @click.option("--background", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -42,7 +42,7 @@ def simulate_command(out_dir, n, length, motifs, rules, p_present, no_balance, b
     """Make a planted-motif data set with ground-truth motif masks."""
     from ..simulate import DEFAULT_MOTIFS, simulate
 
-    sim = simulate(n=n, length=length, motifs=motifs or DEFAULT_MOTIFS, rules=rules or ("MA0139",),
+    sim = simulate(n=n, length=length, motifs=motifs or DEFAULT_MOTIFS, rules=list(rules) or None,
                    p_present=p_present, balance=not no_balance, background=background or "random", gc=gc,
                    orientation=orientation, spacing=_spacing(spacing), release=release, seed=seed)
     path = sim.save(out_dir)

@@ -61,19 +61,37 @@ class Diagnosis:
         return {"flags": self.flags, "checks": [c.to_dict() for c in self.checks],
                 "info": jsonable(self.info), "per_sample": jsonable(self.per_sample)}
 
-    def to_report(self):
+    def to_report(self, figures=False):
         """The trust section of the HTML report (:func:`sparselrp.plot.write_report`).
+
+        Parameters
+        ----------
+        figures : bool
+            Also include ``figures``: ``{title: "data:image/png;base64,..."}`` (the
+            cascading-randomisation curve and per-sample histograms; JSON-able).
 
         Returns
         -------
         dict
             ``{"flags": [...], "checks": [{"name", "value", "threshold", "passed",
-            "verdict"}, ...], "composite", "samples"}``.
+            "verdict"}, ...], "composite", "samples"}`` (and ``"figures"``).
         """
         checks = [{k: d[k] for k in ("name", "value", "threshold", "passed", "verdict")}
                   for d in (c.to_dict() for c in self.checks)]
-        return {"flags": self.flags, "checks": checks, "composite": self.info.get("composite"),
-                "samples": self.info.get("n_samples")}
+        out = {"flags": self.flags, "checks": checks, "composite": self.info.get("composite"),
+               "samples": self.info.get("n_samples")}
+        if figures:
+            from ..plot.logos import figure_to_data_uri
+            from .figures import plot_per_sample, plot_randomisation
+
+            figs = {}
+            for title, fn in (("Cascading randomisation", plot_randomisation),
+                              ("Per-sample figures", plot_per_sample)):
+                fig = fn(self)
+                if fig is not None:
+                    figs[title] = figure_to_data_uri(fig)
+            out["figures"] = figs
+        return out
 
     def to_json(self, path):
         """Write :meth:`to_dict` to ``path`` atomically (no half-written file)."""

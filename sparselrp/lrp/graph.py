@@ -203,12 +203,19 @@ class LayerOp:
             return s @ W
         return s * self._view(W, s.ndim)
 
-    def transpose2(self, s1, W1, s2, W2, x_shape):
-        """``transpose(s1, W1) + transpose(s2, W2)`` in one call where possible."""
-        if self.kind == "conv" and self.groups == 1:
-            return self.transpose(torch.cat([s1, s2], 1), torch.cat([W1, W2], 0), x_shape)
-        if self.kind == "linear":
-            return torch.cat([s1, s2], -1) @ torch.cat([W1, W2], 0)
+    def transpose2(self, s1, W1, s2, W2, x_shape, cache=None):
+        """``transpose(s1, W1) + transpose(s2, W2)`` in one call where possible
+        (``cache``: a dict where the stacked weight is kept)."""
+        if self.kind in ("conv", "linear") and (self.kind == "linear" or self.groups == 1):
+            key = ("stack2", id(W1), id(W2))
+            Ws = None if cache is None else cache.get(key)
+            if Ws is None:
+                Ws = torch.cat([W1, W2], 0)
+                if cache is not None:
+                    cache[key] = Ws
+            if self.kind == "linear":
+                return torch.cat([s1, s2], -1) @ Ws
+            return self.transpose(torch.cat([s1, s2], 1), Ws, x_shape)
         return self.transpose(s1, W1, x_shape) + self.transpose(s2, W2, x_shape)
 
 

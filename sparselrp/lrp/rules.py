@@ -356,12 +356,15 @@ class Gamma(Rule):
             #   z < 0: denominator z + g * (z - zpb)     = (w + g w^-) x + b + g b^-
             bp = None if P["bgp"] is None else P["bp"]
             zpb = layer.forward(x, P["Wp"], bp)
+            zz = z
+            if P["bgp"] is None and P["b_orig"] is not None:   # bias zeroed by zero_params
+                zz = z - layer.expand_bias(P["b_orig"], z)
             pos = z > 0
-            d = torch.add(z, torch.where(pos, zpb, z - zpb), alpha=self.gamma)
+            d = torch.add(zz, torch.where(pos, zpb, zz - zpb), alpha=self.gamma)
             s = self.divide(R, d)
             sp = torch.where(pos, s, 0.0)
             sn = torch.where(z < 0, s, 0.0)
-            M = layer.transpose2(sp, Wgp, sn, Wgn, x.shape)
+            M = layer.transpose2(sp, Wgp, sn, Wgn, x.shape, cache=P)
             out = x * M
             return (out, M) if want_multiplier else out
         xp = x.clamp(min=0)
@@ -403,8 +406,9 @@ class ZBox(Rule):
         return {"low": self.low, "high": self.high, "stabilizer": self.stabilizer}
 
     def prepare(self, W, b):
-        W = self._weight(W)
-        return {"W": W, "Wp": W.clamp(min=0), "Wn": W.clamp(max=0)}
+        Wm = self._weight(W)
+        return {"W": Wm, "Wp": Wm.clamp(min=0), "Wn": Wm.clamp(max=0), "b": b,
+                "recompute": bool(self.zero_params)}
 
     def _bound(self, v, x):
         if isinstance(v, torch.Tensor):
@@ -418,18 +422,36 @@ class ZBox(Rule):
         W, Wp, Wn = P["W"], P["Wp"], P["Wn"]
         lo = self._bound(self.low, x)
         hi = self._bound(self.high, x)
-        d = layer.forward(x, W, None)
-        if bool((lo != 0).any()):
-            d = d - layer.forward(lo, Wp, None)
-        if bool((hi != 0).any()):
-            d = d - layer.forward(hi, Wn, None)
+        use_lo = bool((lo != 0).any())
+        use_hi = bool((hi != 0).any())
+        if z is not None and not P["recompute"]:
+            d = z if P["b"] is None else z - layer.expand_bias(P["b"], z)
+        else:
+            d = layer.forward(x, W, None)
+        # bound terms do not depend on the input values: computed on one sample when the
+        # bounds are the same for every sample, and cached by shape
+        for use, which, bound, Wb in ((use_lo, "low", lo, Wp), (use_hi, "high", hi, Wn)):
+            if not use:
+                continue
+            key = (which, tuple(x.shape[1:]), x.dtype, str(x.device))
+            if self._batch_independent(bound):
+                cache = P.setdefault("_cache", {})
+                if key not in cache:
+                    cache[key] = layer.forward(bound[:1], Wb, None)
+                d = d - cache[key]
+            else:
+                d = d - layer.forward(bound, Wb, None)
         s = self.divide(R, d)
         out = x * layer.transpose(s, W, x.shape)
-        if bool((lo != 0).any()):
+        if use_lo:
             out = out - lo * layer.transpose(s, Wp, x.shape)
-        if bool((hi != 0).any()):
+        if use_hi:
             out = out - hi * layer.transpose(s, Wn, x.shape)
         return out
+
+    def _batch_independent(self, bound):
+        return not (isinstance(self.low, torch.Tensor) and self.low.ndim == bound.ndim and self.low.shape[0] > 1) \
+            and not (isinstance(self.high, torch.Tensor) and self.high.ndim == bound.ndim and self.high.shape[0] > 1)
 
 
 class WSquare(Rule):

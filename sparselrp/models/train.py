@@ -11,6 +11,7 @@ import contextlib
 import copy
 import json
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,15 +206,25 @@ def fit(model, X_train, y_train, X_val, y_val, epochs=20, patience=3, batch_size
 
 # ----------------------------------------------------------------------------- data preparation
 
+def _is_path(value):
+    """A FASTA path (not a DNA sequence given as a string)."""
+    if isinstance(value, Path):
+        return True
+    return isinstance(value, str) and (Path(value).exists() or not re.fullmatch(r"[A-Za-z]*", value))
+
+
 def _read_sequences(source, what):
     """FASTA path -> list of str; a list of str is returned as is."""
-    if isinstance(source, (str, Path)):
+    if _is_path(source):
         from ..genome import read_fasta
 
         seqs = [s for _, s in read_fasta(source)]
         if not seqs:
             raise InputFormatError(f"no sequences in the {what} FASTA", path=source)
         return seqs
+    if isinstance(source, (str, bytes)):
+        raise TypeError(f"{what} must be a FASTA path, a list of sequences or a (N, 4, L) tensor, "
+                        f"not a single sequence string")
     return list(source)
 
 
@@ -422,12 +433,13 @@ def train(positives=None, negatives=None, shuffles=None, bed=None, genome=None, 
         tr, va, te, vc, tc = _chrom_split(chroms, val_fraction, test_fraction, val_chroms, test_chroms, rng)
         split_info = dict(split="chromosome", val_chroms=vc, test_chroms=tc)
         groups = [(Xp, torch.from_numpy(yp), (tr, va, te))]
-        if labels is None and not shuffles and negatives is None:
+        if negatives is not None:
+            raise ValueError("negatives= (FASTA) cannot be combined with bed=; give labels or shuffles")
+        if labels is None and not shuffles:
             shuffles = 1
         neg_sources = []
     else:
-        multi = isinstance(positives, (list, tuple)) and positives and all(isinstance(p, (str, Path))
-                                                                           for p in positives)
+        multi = isinstance(positives, (list, tuple)) and len(positives) > 0 and all(_is_path(p) for p in positives)
         pos_list = list(positives) if multi else [positives]
         if length is None:
             encoded = [_encode(p, None, "positives") if isinstance(p, torch.Tensor) else None for p in pos_list]

@@ -20,7 +20,6 @@ name           class                       seq_len   n_targets  parameters
 =============  ==========================  ========  =========  ===========
 """
 
-import torch
 from torch import nn
 
 __all__ = ["DeepSEA", "Basset", "BPNet", "SmallCNN", "ZOO", "ALIASES", "get_architecture"]

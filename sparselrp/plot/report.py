@@ -277,10 +277,23 @@ def summarise_attributions(R, R_dense=None, outputs=None):
 # ----------------------------------------------------------------------------- sections
 
 
+def _flatten(d, prefix=""):
+    """Nested dicts -> one level with dotted keys (``{"a": {"b": 1}}`` -> ``{"a.b": 1}``)."""
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        v = _to_builtin(v)
+        if isinstance(v, dict) and v:
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
 def _section_parameters(params):
     if not params:
         return _empty("No run parameters given.")
-    return _kv_table(params)
+    return _kv_table(_flatten(params))
 
 
 def _section_summary(summary):

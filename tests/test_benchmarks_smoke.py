@@ -1,0 +1,108 @@
+"""The benchmark scripts run (with --quick) and their shared helpers do what they claim."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+import _common as C  # noqa: E402
+
+
+def test_random_onehot_is_one_hot_and_seeded():
+    X = C.random_onehot(5, 300, seed=3)
+    assert X.shape == (5, 4, 300) and X.dtype == torch.float32
+    assert torch.equal(X.sum(1), torch.ones(5, 300))
+    assert torch.equal(X, C.random_onehot(5, 300, seed=3))
+    assert not torch.equal(X, C.random_onehot(5, 300, seed=4))
+    gc = X[:, 1:3].sum() / (5 * 300)
+    assert 0.3 < float(gc) < 0.52
+
+
+def test_peer_compatible_replaces_adaptive_max_pool_without_changing_outputs():
+    torch.manual_seed(0)
+    model = C._freeze(C.sl.models.ZOO["small_cnn"]())
+    peer = C.peer_compatible(model, 200)
+    assert not any(isinstance(m, nn.AdaptiveMaxPool1d) for m in peer.modules())
+    assert any(isinstance(m, nn.MaxPool1d) for m in peer.modules())
+    assert any(isinstance(m, nn.AdaptiveMaxPool1d) for m in model.modules())  # original untouched
+    X = C.random_onehot(7, 200, seed=1)
+    with torch.no_grad():
+        assert torch.equal(model(X), peer(X))
+
+
+def test_grad_x_input_of_a_linear_model_is_weight_times_input():
+    torch.manual_seed(0)
+    model = C._freeze(nn.Sequential(nn.Flatten(), nn.Linear(4 * 30, 3)))
+    X = C.random_onehot(6, 30, seed=2)
+    R = C.run_grad_x_input(model, X, 2, 4, "cpu")  # two batches
+    expected = model[1].weight[2].reshape(4, 30)[None] * X
+    torch.testing.assert_close(R, expected)
+
+
+def test_sparselrp_runner_matches_the_library_call():
+    torch.manual_seed(0)
+    model = C._freeze(C.sl.models.ZOO["small_cnn"](n_filters=8, hidden=4))
+    X = C.random_onehot(5, 60, seed=5)
+    R = C._sparselrp(C.MassPrune(0.5))(model, X, 0, 2, "cpu")
+    torch.testing.assert_close(R, C.lrp(model, X, target=0, pruning=C.MassPrune(0.5), device="cpu"))
+
+
+def test_table_is_aligned_markdown():
+    text = C.table(["a", "long header"], [[1, 0.5], ["xyz", float("nan")], [12345.6, None]])
+    lines = text.splitlines()
+    assert len({len(line) for line in lines}) == 1
+    assert lines[1].startswith("|-") and "nan" in lines[3] and "12,346" in lines[4] and "-" in lines[4]
+
+
+def test_select_methods_rejects_unknown_keys():
+    ms = C.methods()
+    assert [m.key for m in C.select_methods(ms, "gxi,mass")] == ["gxi", "mass"]
+    with pytest.raises(SystemExit, match="unknown method"):
+        C.select_methods(ms, "gxi,nope")
+
+
+def _run(script, *args, timeout=900):
+    proc = subprocess.run([sys.executable, str(BENCH / script), "--quick", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+@pytest.mark.slow
+def test_speed_script_runs(tmp_path):
+    out = _run("speed.py", "--methods", "gxi,lrp,mass,captum_dl,zennit", "--scale-methods", "gxi,mass",
+               "--json", str(tmp_path / "speed.json"))
+    assert "| grad x input" in out and "sparselrp MassPrune(0.5)" in out
+    assert "vs grad x input" in out and ("PASS" in out or "MISS" in out)
+    assert "scaling on the BPNet-like model" in out
+    import json
+
+    res = json.loads((tmp_path / "speed.json").read_text())
+    by = {r["key"]: r for r in res["rows"]}
+    assert by["gxi"]["seq_per_s"] > 0 and by["mass"]["speed_ratio"] > 0
+    if sys.platform.startswith("linux"):
+        assert np.isfinite(by["mass"]["mem_mib"])
+
+
+@pytest.mark.slow
+def test_quality_script_runs():
+    out = _run("quality.py", "--n-ism", "2")
+    assert "### planted motifs" in out and "### real CTCF peaks" in out
+    assert "AUPRC" in out and "AOPC" in out
+    assert "has the best Gini" in out
+
+
+@pytest.mark.slow
+def test_plrp_vs_lrp_script_runs():
+    out = _run("plrp_vs_lrp.py")
+    assert "MassPrune(0.5, lambda)" in out and "MassPrune(0.5, matrix)" in out and "TopK(0.05)" in out
+    assert "per-layer sparsity" in out
+    assert "input Gini" in out and ("PASS" in out or "MISS" in out)
