@@ -309,8 +309,10 @@ def attribute_file(model, ohe_path, out_path, *, target=0, composite="best-pract
                     os.fsync(fh.fileno())
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
-            raise OSError(exc.errno, f"no space left on device while writing {out_path}; nothing was written",
-                          str(out_path)) from None
+            full = OSError(f"{out_path}: no space left on device while writing the outputs; nothing was written "
+                           f"(old outputs are kept)")
+            full.errno = exc.errno
+            raise full from None
         raise
     finally:
         if bar is not None:

@@ -156,10 +156,9 @@ def run_demo(outdir="sparselrp_demo", seed=0, verbose=True, progress=False, retr
         "sparselrp": sl.__version__,
         "torch": torch.__version__,
     }
-    seqlet_rows = seqlets.to_dict() if hasattr(seqlets, "to_dict") else None
     report = write_report(
         out / "report.html", params=params, summary=summary, layer_sparsity=layer_sparsity, sequences=sequences,
-        motifs=motifs, seqlets=seqlet_rows, trust=trust, title="sparselrp demo: CTCF peaks in GM12878",
+        motifs=motifs, seqlets=seqlets, trust=trust, title="sparselrp demo: CTCF peaks in GM12878",
     )
     summary_out = {"params": params, "summary": summary, "n_seqlets": len(seqlets),
                    "motifs": [{"name": m.name, "support": m.support,

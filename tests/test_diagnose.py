@@ -559,3 +559,18 @@ def test_report_figures(full):
     from sparselrp.plot.report import render_report
 
     assert render_report(trust=rep).count("data:image/png;base64,") >= 2
+
+
+def test_per_sample_target_is_subsampled_with_X(sim):
+    """Two outputs; a per-sample target list follows the diagnosed subset."""
+    two = nn.Sequential(nn.Conv1d(4, 3, 7), nn.ReLU(), nn.AdaptiveMaxPool1d(1), nn.Flatten(), nn.Linear(3, 2)).eval()
+    X = sim.X[:30]
+    target = [i % 2 for i in range(30)]
+    d = diagnose(two, X, target=target, composite="epsilon", n_samples=10, seed=1, checks=["bias"])
+    idx = d.info["sample_indices"]
+    with torch.no_grad():
+        out = two(X)
+    ref = out[torch.as_tensor(idx), torch.as_tensor([target[i] for i in idx])].double().numpy()
+    assert np.allclose(d.per_sample["output"], ref, rtol=1e-5, atol=1e-6)
+    d2 = diagnose(two, X, target=torch.as_tensor(target), composite="epsilon", n_samples=10, seed=1, checks=["bias"])
+    assert np.array_equal(d2.per_sample["output"], d.per_sample["output"])

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import torch
 
-from ._common import jsonable, to_np
+from ._common import jsonable
 from .thresholds import resolve
 
 #: The check families, in report order; ``Diagnosis.flags`` lists the tripped ones.
@@ -227,7 +227,7 @@ def diagnose(model, X, target=0, composite="best-practice", pruning=None, n_samp
     Xs = X[torch.as_tensor(idx, device=X.device)] if idx.size != N else X
     tgt = target
     if not callable(target) and not isinstance(target, (int, np.integer)):
-        t = torch.as_tensor(np.asarray(to_np(target) if isinstance(target, torch.Tensor) else target))
+        t = target.detach().cpu() if isinstance(target, torch.Tensor) else torch.as_tensor(np.asarray(target))
         if t.ndim == 1 and t.shape[0] == N:
             tgt = t[torch.as_tensor(idx)]
     explainer = LRP(model, composite=composite, pruning=pruning, device=device)
