@@ -17,7 +17,9 @@ __version__ = "0.1.0"
 # function whatever was imported first.
 from .lrp import LRP, MassPrune, TopK, lrp  # noqa: E402
 
-# public name -> submodule that defines it
+# public name -> submodule that defines it (``sl.diagnose`` is the callable
+# ``sparselrp.diagnose`` package itself, so ``sl.diagnose(model, X)`` and
+# ``sl.diagnose.THRESHOLDS`` both work)
 _EXPORTS = {
     # sequences
     "one_hot_encode": "sequence",
@@ -26,8 +28,6 @@ _EXPORTS = {
     "reverse_complement": "sequence",
     "dinucleotide_shuffle": "sequence",
     # relevance
-    # diagnostics
-    "diagnose": "diagnose",
 }
 
 _SUBMODULES = {

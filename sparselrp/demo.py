@@ -136,9 +136,8 @@ def run_demo(outdir="sparselrp_demo", seed=0, verbose=True, progress=False, retr
         _log("checking the maps for artifacts", verbose)
         diag = diagnose(model, X[:64], target=target, composite=DEMO_SETTINGS["composite"], pruning=pruning,
                         seed=seed)
-        trust = diag.to_report()
-        with atomic_open(out / "trust.json", "w") as fh:
-            json.dump(diag.to_dict(), fh, indent=2, default=float)
+        trust = diag.to_report(figures=True)
+        diag.to_json(out / "trust.json")
 
     # 6. the report: top peaks by model output, LRP above PLRP
     order = torch.argsort(f, descending=True)[:top].tolist()

@@ -144,6 +144,18 @@ def test_border_artifact_model_is_flagged(sim):
     assert c.value > THRESHOLDS["border_ratio"]["value"]
 
 
+def test_border_signal_planted_at_the_edge_is_flagged(sim):
+    """The motif planted half off the sequence start of a 'same'-padded model: the map sits at the edge."""
+    motif = sim.motifs[0]
+    w = motif.width
+    X = sim.X[sim.y[:, 0] == 0][:32].clone()              # no motif inside
+    consensus = torch.zeros(4, w)
+    consensus[torch.as_tensor(motif.pwm.argmax(0)), torch.arange(w)] = 1
+    X[:, :, : w - w // 2] = consensus[:, w // 2:]          # the motif's second half at position 0
+    d = diagnose(pwm_model(motif, padding="same"), X, composite="epsilon", checks=["border"])
+    assert d.flags == ["border"]
+
+
 def test_border_clean_model_passes(sim):
     m = pwm_model(sim.motifs[0], padding="same")
     d = diagnose(m, _edge_data(sim), composite="epsilon", checks=["border"])
@@ -211,6 +223,20 @@ def test_zero_columns_masks():
     assert padded[0].tolist() == [True, True] + [False] * 6 + [True, True]
     assert not interior[1].any() and not padded[1].any()
     assert padded[2].all() and not interior[2].any()
+
+
+def test_quarter_valued_n_columns_count_and_get_relevance(sim):
+    X = _with_ns(sim.X[:24])
+    X[:, :, 40:44] = 0.25            # n_value=0.25 encoding of the interior N run
+    interior, padded = zero_columns(X)
+    assert interior[:, 40:44].all() and interior.sum() == 24 * 4 and padded.sum() == 24 * 5
+    m = nn.Sequential(nn.Conv1d(4, 3, 5), nn.ReLU(), nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(3, 1))
+    with torch.no_grad():              # every window contributes positively
+        for p in m.parameters():
+            p.uniform_(0.1, 1.0)
+    d = diagnose(m.eval(), X, composite="epsilon", checks=["n-columns"])
+    c = d.check("n_column_share")
+    assert c.value > 0 and "0.25" in c.verdict
 
 
 def _with_ns(X):
@@ -292,7 +318,7 @@ def test_trained_rc_augmented_model_is_strand_stable(trained):
 def test_randomisation_extra_composites_reported_not_flagged(sim):
     m = random_like(pwm_model(sim.motifs[0]))
     d = diagnose(m, sim.X[:32], composite="epsilon", checks=["randomisation"],
-                 randomisation_composites=("epsilon-plus", "epsilon"))
+                 randomisation_composites=("epsilon-plus", "epsilon", "epsilon-plus"))
     names = [c.name for c in d.checks]
     assert names == ["randomisation: similarity (epsilon)", "randomisation: sparsity gain (epsilon)",
                      "randomisation: similarity (epsilon-plus)", "randomisation: sparsity gain (epsilon-plus)"]
@@ -574,3 +600,22 @@ def test_per_sample_target_is_subsampled_with_X(sim):
     assert np.allclose(d.per_sample["output"], ref, rtol=1e-5, atol=1e-6)
     d2 = diagnose(two, X, target=torch.as_tensor(target), composite="epsilon", n_samples=10, seed=1, checks=["bias"])
     assert np.array_equal(d2.per_sample["output"], d.per_sample["output"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet="ACGTN", min_size=12, max_size=12), min_size=1, max_size=6),
+       st.integers(1, 3), st.integers(0, 1000))
+def test_zero_columns_and_border_properties(seqs, h, seed):
+    X = sl.one_hot_encode_batch(seqs)
+    interior, padded = zero_columns(X)
+    for n, s in enumerate(seqs):           # loop reference
+        stripped = s.strip("N")
+        lead = len(s) - len(s.lstrip("N"))
+        for i, ch in enumerate(s):
+            is_pad = ch == "N" and (i < lead or i >= lead + len(stripped))
+            assert padded[n, i] == is_pad
+            assert interior[n, i] == (ch == "N" and not is_pad)
+    R = np.random.default_rng(seed).normal(size=(len(seqs), 4, 12))
+    a, b = border_figures(R, h), border_figures(-3.0 * R[:, :, ::-1], h)
+    assert np.allclose(a["share"], b["share"])          # mirror- and scale-invariant
+    assert np.all((a["share"] >= 0) & (a["share"] <= 1))

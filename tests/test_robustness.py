@@ -437,8 +437,8 @@ def test_killed_run_leaves_old_or_new_output_never_a_partial_one(tmp_path, sig):
     out = tmp_path / "out"
     out.mkdir()
     attr = out / "attr.npz"
-    p = _cli("attribute", "-m", model, "-s", ohe, "-o", attr, "--target", "0", "--batch-size", 500)
-    assert p.returncode == 0, p.stderr
+    loaded = sl.models.load(model, device="cpu")
+    attribute_file(loaded, ohe, attr, target=0, batch_size=500)
     old = attr.read_bytes()
     new_cmd = [sys.executable, "-m", "sparselrp.cli", "attribute", "-m", str(model), "-s", str(ohe), "-o", str(attr),
                "--target", "1", "--batch-size", 500, "--dense", str(out / "dense.npz")]
@@ -460,7 +460,6 @@ def test_killed_run_leaves_old_or_new_output_never_a_partial_one(tmp_path, sig):
         assert proc.returncode in (143, 0), proc.returncode  # 0 if it had already finished
         assert _hidden(out) == []  # SIGTERM lets the writers remove their temporaries
     # the next normal run removes whatever a SIGKILL left behind and writes the new output
-    p = _cli("attribute", "-m", model, "-s", ohe, "-o", attr, "--target", "1", "--batch-size", 500)
-    assert p.returncode == 0, p.stderr
+    attribute_file(loaded, ohe, attr, target=1, batch_size=500, dense_path=out / "dense.npz")
     assert _hidden(out) == []
     assert np.load(attr)["arr_0"].shape == (3000, 4, 200) and attr.read_bytes() != old

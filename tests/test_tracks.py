@@ -182,3 +182,41 @@ def test_failed_write_leaves_no_file(tmp_path):
     with pytest.raises(ValueError):
         tracks.write_bedgraph(tmp_path / "x.bedGraph", np.ones((1, 4, 3)), {"chrom": ["c"], "start": [0], "end": [9]})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_tracks_cli_round_trip(tmp_path):
+    from click.testing import CliRunner
+
+    from sparselrp.cli import main
+    from sparselrp.io.attributions import save_attributions
+    from sparselrp.io.onehot import save_onehot
+
+    rng = np.random.default_rng(3)
+    R, coords = _random_windows(rng, 12, 10, chroms=("chr1", "chr2"), span=40)
+    coords["start"] = np.abs(coords["start"])
+    coords["end"] = coords["start"] + 10
+    X = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (12, 10))].transpose(0, 2, 1)
+    save_onehot(tmp_path / "ohe.npz", X, coords=coords)
+    save_attributions(tmp_path / "attr.npz", R, sparse=True)
+    (tmp_path / "g.sizes").write_text("chr1\t60\nchr2\t70\n")
+    args = ["tracks", "-a", str(tmp_path / "attr.npz"), "-s", str(tmp_path / "ohe.npz"), "--bedgraph",
+            str(tmp_path / "t.bedGraph"), "--bigwig", str(tmp_path / "t.bw"), "--chrom-sizes", str(tmp_path / "g.sizes")]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    ref = _reference(R, coords)
+    bw = pyBigWig.open(str(tmp_path / "t.bw"))
+    try:
+        assert bw.chroms() == {"chr1": 60, "chr2": 70}
+        for (c, p), v in ref.items():
+            assert bw.values(c, p, p + 1)[0] == pytest.approx(v, rel=1e-6, abs=1e-6)
+        n_bw = sum(len(bw.intervals(c) or ()) for c in ("chr1", "chr2"))
+    finally:
+        bw.close()
+    bg = tracks.read_bedgraph(tmp_path / "t.bedGraph")
+    assert sum(len(v[0]) for v in bg.values()) == n_bw
+    # no coordinates: one clear error, no output
+    save_onehot(tmp_path / "plain.npz", X)
+    res = CliRunner().invoke(main, ["tracks", "-a", str(tmp_path / "attr.npz"), "-s", str(tmp_path / "plain.npz"),
+                                    "--bedgraph", str(tmp_path / "u.bedGraph")])
+    assert res.exit_code == 1 and "no genome coordinates" in res.output
+    assert not (tmp_path / "u.bedGraph").exists()

@@ -261,7 +261,11 @@ def diagnose(model, X, target=0, composite="best-practice", pruning=None, n_samp
         per.update({"n_column_share": nc["n_share"], "padded_share": nc["pad_share"],
                     "absent_base_share": nc["absent_share"]})
     if "randomisation" in todo:
-        comps = [composite] + [c for c in randomisation_composites if _composite_name(c) != cname]
+        comps, seen = [composite], {cname}
+        for c in randomisation_composites or ():
+            if _composite_name(c) not in seen:
+                seen.add(_composite_name(c))
+                comps.append(c)
         info["randomisation"] = {}
         for k, comp in enumerate(comps):
             name = _composite_name(comp)

@@ -1,6 +1,7 @@
 """Relevance on N columns, padded positions and absent bases.
 
-An N base is an all-zero one-hot column; sequences padded to a common length carry
+An N base is an all-zero one-hot column (or 0.25 per base with ``n_value=0.25``: any
+column that is not exactly one-hot counts); sequences padded to a common length carry
 runs of such columns at their ends ("padded positions"). First-layer rules that
 multiply by the input (LRP-0, epsilon, gamma, z+, alpha-beta) give every zero entry
 exactly zero relevance; zB, flat and w-square do not look at the input value and give
@@ -31,11 +32,13 @@ def zero_columns(X):
     Returns
     -------
     interior, padded : numpy.ndarray of bool
-        ``(N, L)``: all-zero columns inside the sequence, and those in a run that
-        touches either end.
+        ``(N, L)``: N columns (any column that is not exactly one-hot: all-zero, or
+        0.25 per base as ``n_value=0.25`` encodes it) inside the sequence, and those in
+        a run that touches either end.
     """
     x = to_np(X)
-    z = ~(x != 0).any(axis=1)                        # (N, L)
+    # not exactly one-hot: all-zero N columns, 0.25-valued N columns, padding
+    z = ~(((x == 1).sum(axis=1) == 1) & (x.sum(axis=1) == 1))   # (N, L)
     # a zero column belongs to a run touching the left end iff all columns before it are zero
     left = np.cumprod(z, axis=1).astype(bool)
     right = np.cumprod(z[:, ::-1], axis=1)[:, ::-1].astype(bool)
@@ -62,7 +65,7 @@ def ncolumn_figures(X, R):
     tot = a.sum(axis=1)
     x = to_np(X)
     Ra = np.abs(to_np(R))
-    observed = (x != 0).any(axis=1, keepdims=True)
+    observed = ~(interior | padded)[:, None, :]
     absent = (x == 0) & observed
     tot_e = Ra.sum(axis=(1, 2))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -102,7 +105,9 @@ def ncolumn_check(fig, first_rules, thresholds):
     else:
         where = (f"{n_cols} N columns and {pad_cols} padded positions hold "
                  f"{100 * v:.1f} % of |relevance|" if np.isfinite(v) else "")
-    how = (f"the first-layer rule ({rules}) multiplies by the input, so they get exactly zero"
+    how = (f"the first-layer rule ({rules}) multiplies by the input, so all-zero N columns get exactly zero"
+           + ("" if not (np.isfinite(v) and v > 0) else
+              "; these N columns are not all-zero (e.g. 0.25 per base), so they do get relevance")
            if mult else
            f"the first-layer rule ({rules}) ignores the input value and gives relevance to absent "
            f"bases ({100 * details['mean_absent_base_share']:.0f} % of |R|) and N columns by design")

@@ -224,12 +224,21 @@ class ZPlus(Rule):
     def prepare(self, W, b):
         W = self._weight(W)
         b = self._bias(b)
-        return {"Wp": W.clamp(min=0), "Wn": W.clamp(max=0),
-                "bp": None if b is None else b.clamp(min=0)}
+        Wp = W.clamp(min=0)
+        bp = None if b is None else b.clamp(min=0)
+        # for x >= 0 the denominator w^+ x + b^+ is >= 0, so its stabilised form is
+        # w^+ x + (b^+ + eps): the stabiliser rides on the bias (sign(0) := +1 as zennit)
+        beps = (torch.zeros(W.shape[0], dtype=W.dtype, device=W.device) if bp is None else bp) + self.stabilizer
+        return {"Wp": Wp, "Wn": W.clamp(max=0), "bp": bp, "bp_eps": beps}
 
     def relevance(self, layer, P, x, z, R, want_multiplier=False):
         Wp, Wn = P["Wp"], P["Wn"]
         has_neg = bool((x < 0).any())
+        if not has_neg and self.stabilizer > 0:
+            s = R / layer.forward(x, Wp, P["bp_eps"])
+            Mp = layer.transpose(s, Wp, x.shape)
+            out = x * Mp
+            return (out, Mp) if want_multiplier else out
         xp = x.clamp(min=0) if has_neg else x
         d = layer.forward(xp, Wp, P["bp"])
         if has_neg:
@@ -343,6 +352,9 @@ class Gamma(Rule):
              "bgn": None if b is None else b + g * b.clamp(max=0),
              "W_orig": W_orig, "Wp": W.clamp(min=0), "b_orig": b0,
              "bp": None if b is None else b.clamp(min=0)}
+        if g > 0:
+            base = torch.zeros(W.shape[0], dtype=W.dtype, device=W.device) if b is None else b.clamp(min=0)
+            P["bp_fast"] = base + self.stabilizer / g
         return P
 
     def relevance(self, layer, P, x, z, R, want_multiplier=False):
@@ -350,20 +362,21 @@ class Gamma(Rule):
         if z is None:
             z = layer.forward(x, P["W_orig"], P["b_orig"])
         has_neg = bool((x < 0).any())
-        if not has_neg and "weight" not in self.zero_params:
+        if not has_neg and "weight" not in self.zero_params and self.gamma > 0 and self.stabilizer > 0:
             # fast path for x >= 0 (one extra forward): with zpb = w^+ x + b^+,
             #   z > 0: denominator z + g * zpb           = (w + g w^+) x + b + g b^+
             #   z < 0: denominator z + g * (z - zpb)     = (w + g w^-) x + b + g b^-
-            bp = None if P["bgp"] is None else P["bp"]
-            zpb = layer.forward(x, P["Wp"], bp)
+            # The denominator is > 0 where z > 0 and < 0 where z < 0, so zennit's stabiliser
+            # (+eps resp. -eps) is folded in by adding eps / gamma to zpb's bias.
+            zpb = layer.forward(x, P["Wp"], P["bp_fast"])
             zz = z
             if P["bgp"] is None and P["b_orig"] is not None:   # bias zeroed by zero_params
                 zz = z - layer.expand_bias(P["b_orig"], z)
             pos = z > 0
             d = torch.add(zz, torch.where(pos, zpb, zz - zpb), alpha=self.gamma)
-            s = self.divide(R, d)
-            sp = torch.where(pos, s, 0.0)
-            sn = torch.where(z < 0, s, 0.0)
+            s = R / d
+            sp = s * pos
+            sn = s * (z < 0)
             M = layer.transpose2(sp, Wgp, sn, Wgn, x.shape, cache=P)
             out = x * M
             return (out, M) if want_multiplier else out
