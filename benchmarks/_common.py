@@ -146,7 +146,7 @@ def _fit(model, X, y, epochs, seed=0, lr=1e-3, batch_size=64, patience=3):
     return dict(val_auroc=round(float(res["best_val_auroc"]), 4), epochs=len(res["history"]))
 
 
-def deepsea_model(train_n=768, epochs=2, cache=DEFAULT_CACHE, log=print):
+def deepsea_model(train_n=768, epochs=0, cache=DEFAULT_CACHE, log=print):
     """DeepSEA-like model (zoo ``"deepsea"``, 1,000 bp, one output) for the speed benchmark.
 
     Trained briefly (``epochs`` epochs on ``train_n`` planted CTCF sequences of
@@ -346,12 +346,12 @@ def run_captum_lrp(model, X, target, batch_size, device):
     from captum.attr._utils.lrp_rules import EpsilonRule
 
     m = copy.deepcopy(model)
-    for sub in m.modules():
-        if isinstance(sub, (nn.Conv1d, nn.Flatten)):
-            sub.rule = EpsilonRule()
     explainer = LRP(m)
     out = []
     for xb in _batches(X, batch_size):
+        for sub in m.modules():  # captum removes the rules after every call
+            if isinstance(sub, (nn.Conv1d, nn.Flatten)):
+                sub.rule = EpsilonRule()
         x = xb.to(device).requires_grad_(True)
         out.append(explainer.attribute(x, target=target).detach().cpu())
     return torch.cat(out)

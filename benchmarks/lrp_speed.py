@@ -44,18 +44,25 @@ class DeepSEALike(nn.Module):
         return self.classifier(self.features(x))
 
 
-def _time(fn, repeats):
-    fn()  # warm-up
-    best = float("inf")
+def _sync():
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def _time_all(fns, repeats):
+    """Best-of-``repeats`` wall time of each function; the repeats are interleaved across
+    the functions so that load changes on a shared machine hit all methods alike."""
+    for fn in fns.values():
+        fn()  # warm-up
+    times = {k: float("inf") for k in fns}
     for _ in range(repeats):
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - t0)
-    return best
+        for k, fn in fns.items():
+            _sync()
+            t0 = time.perf_counter()
+            fn()
+            _sync()
+            times[k] = min(times[k], time.perf_counter() - t0)
+    return times
 
 
 def main():
@@ -84,33 +91,24 @@ def main():
         (g,) = torch.autograd.grad(out[:, target].sum(), x)
         return g * x.detach()
 
-    rows = []
-    t_grad = _time(grad_x_input, args.repeats)
-    rows.append(("gradient x input", t_grad))
-    settings = [
-        ("sl.lrp best-practice (incl. capture)", lambda: sl.lrp(model, X, target=target, device=dev), None),
-    ]
+    fns = {"gradient x input": grad_x_input,
+           "sl.lrp best-practice (incl. capture)": lambda: sl.lrp(model, X, target=target, device=dev)}
     for comp in ("best-practice", "epsilon-plus", "epsilon", "epsilon-alpha2-beta1"):
         e = LRP(model, composite=comp, device=dev)
-        settings.append((f"LRP {comp}", (lambda e=e: e.attribute(X, target=target)), comp))
-    base = {}
+        fns[f"LRP {comp}"] = lambda e=e: e.attribute(X, target=target)
     for label, pr in (("MassPrune(0.5)", MassPrune(0.5)), ("TopK(0.05)", TopK(0.05)),
                       ("MassPrune(0.5, matrix)", MassPrune(0.5, redistribute="matrix"))):
         e = LRP(model, composite="best-practice", pruning=pr, device=dev)
-        settings.append((f"LRP best-practice + {label}", (lambda e=e: e.attribute(X, target=target)), "pruned"))
-    for label, fn, kind in settings:
-        t = _time(fn, args.repeats)
-        rows.append((label, t))
-        if kind == "best-practice":
-            base["bp"] = t
+        fns[f"LRP best-practice + {label}"] = lambda e=e: e.attribute(X, target=target)
+    times = _time_all(fns, args.repeats)
+    t_grad = times["gradient x input"]
+    t_bp = times["LRP best-practice"]
     print(f"DeepSEA-like (width {args.width}), N={args.n}, L={args.length}, device={dev}, "
-          f"threads={torch.get_num_threads()}")
+          f"threads={torch.get_num_threads()}, best of {args.repeats} interleaved repeats")
     print(f"{'method':45s} {'seq/s':>10s} {'x grad*in':>10s} {'x unpruned':>11s}")
-    for label, t in rows:
-        sps = args.n / t
-        ratio = t_grad / t
-        rel = f"{base['bp'] / t:11.2f}" if "+" in label and "bp" in base else f"{'':11s}"
-        print(f"{label:45s} {sps:10.1f} {ratio:10.2f} {rel}")
+    for label, t in times.items():
+        rel = f"{t_bp / t:11.2f}" if "+" in label else f"{'':11s}"
+        print(f"{label:45s} {args.n / t:10.1f} {t_grad / t:10.2f} {rel}")
 
 
 if __name__ == "__main__":

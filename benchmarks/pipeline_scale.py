@@ -124,6 +124,7 @@ def main(argv=None):
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2, help="CPU threads (torch) per step")
     ap.add_argument("--prune-mass", type=float, default=0.5)
+    ap.add_argument("--composite", default="best-practice", help="LRP composite (zennit name)")
     ap.add_argument("--model", default="deepsea", help="zoo model name")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--no-dense", action="store_true", help="skip writing the dense merged npz")
@@ -160,14 +161,15 @@ def main(argv=None):
 
             cfg = {"input": {"bed": "windows.bed", "genome": "genome.fa", "length": args.length},
                    "model": "model", "shards": shards,
-                   "attribute": {"batch_size": args.batch_size, "prune_mass": args.prune_mass, "device": args.device},
+                   "attribute": {"batch_size": args.batch_size, "prune_mass": args.prune_mass, "device": args.device,
+                                 "composite": args.composite},
                    "merge": {"dense": not args.no_dense},
                    "resources": {"default": {"threads": 1}, "attribute": {"threads": args.threads}}}
             (work / "bench.yaml").write_text(yaml.safe_dump(cfg))
             targets = ["results/attributions.npz"] + ([] if args.no_dense else ["results/attributions.dense.npz"])
             snk = shutil.which("snakemake", path=str(BIN)) or "snakemake"
-            wall, rss = run([snk, "-s", snakefile(), "-c", args.threads, "--configfile", "bench.yaml",
-                             "--directory", work, *targets], args.threads, log)
+            wall, rss = run([snk, *targets, "-s", snakefile(), "-c", args.threads, "--directory", work,
+                             "--configfile", work / "bench.yaml"], args.threads, log)
             rows.append((f"snakemake -c {args.threads} (shard..merge)", 1, wall, rss))
             attr_wall = wall
             merged = work / "results" / "attributions.npz"
@@ -181,7 +183,7 @@ def main(argv=None):
                         "-o", p.with_suffix(".ohe.npz")], args.threads, log) for p in shard_bed]
             rows.append(("encode", len(enc), sum(w for w, _ in enc), max(r for _, r in enc)))
             att = [run([exe, "attribute", "-m", work / "model", "-s", p.with_suffix(".ohe.npz"),
-                        "-o", p.with_suffix(".attr.npz"), "--sparse", "--prune-mass", args.prune_mass,
+                        "-o", p.with_suffix(".attr.npz"), "--sparse", "--prune-mass", args.prune_mass, "--composite", args.composite,
                         "--batch-size", args.batch_size, "--device", args.device], args.threads, log)
                    for p in shard_bed]
             attr_wall = sum(w for w, _ in att)
@@ -200,6 +202,7 @@ def main(argv=None):
 
         print(f"\nsparselrp pipeline benchmark: {n} windows x {args.length} bp, model {args.model}, "
               f"{shards} shards, batch {args.batch_size}, {args.threads} threads, prune mass {args.prune_mass}, "
+              f"composite {args.composite}, "
               f"device {args.device}, torch {version('torch')}, {os.cpu_count()} CPUs visible\n")
         print(f"{'step':34s} {'jobs':>5s} {'wall s':>9s} {'peak RSS':>10s}")
         print("-" * 61)
@@ -208,10 +211,18 @@ def main(argv=None):
         peak = max(r for name, _, _, r in rows[1:])
         raw = n * 4 * args.length * 4
         print("-" * 61)
-        print(f"{'attribute: windows / s':34s} {n / attr_wall:>26.1f}")
+        label = "shard..merge: windows / s" if args.snakemake else "attribute: windows / s"
+        print(f"{label:34s} {n / attr_wall:>26.1f}")
         print(f"{'end to end: windows / s':34s} {n / total:>26.1f}")
         print(f"{'peak RSS of any step':34s} {fmt_bytes(peak):>26s}  ({'under' if peak < 2 * 1024**3 else 'OVER'} 2 GB)")
         print(f"{'merged sparse npz':34s} {fmt_bytes(merged.stat().st_size):>26s}")
+        try:
+            from sparselrp.io.npz_stream import npz_member_info
+
+            nnz = npz_member_info(merged, "values")[0][0]
+            print(f"{'non-zero entries (of N x 4 x L)':34s} {nnz / (n * 4 * args.length):>26.4f}")
+        except ValueError:
+            pass
         if dense.exists():
             print(f"{'merged dense npz (compressed)':34s} {fmt_bytes(dense.stat().st_size):>26s}")
         print(f"{'dense float32 in memory':34s} {fmt_bytes(raw):>26s}")

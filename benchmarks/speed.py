@@ -238,7 +238,8 @@ def parse_args(argv=None):
     ap.add_argument("--topk", type=float, default=C.TOPK_DEFAULT, help="TopK k (float: share of units per layer)")
     ap.add_argument("--mass", type=float, default=C.MASS_DEFAULT, help="MassPrune p")
     ap.add_argument("--methods", default="all", help="comma-separated method keys of the main table")
-    ap.add_argument("--epochs", type=int, default=2, help="training epochs of the DeepSEA-like model (0: random)")
+    ap.add_argument("--epochs", type=int, default=0,
+                    help="training epochs of the DeepSEA-like model (0: seeded random weights)")
     ap.add_argument("--no-memory", action="store_true", help="skip the CPU memory subprocesses")
     ap.add_argument("--no-scaling", action="store_true", help="skip the BPNet scaling runs")
     ap.add_argument("--scale-methods", default="gxi,lrp,mass", help="methods of the scaling runs")

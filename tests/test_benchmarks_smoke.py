@@ -106,3 +106,14 @@ def test_plrp_vs_lrp_script_runs():
     assert "MassPrune(0.5, lambda)" in out and "MassPrune(0.5, matrix)" in out and "TopK(0.05)" in out
     assert "per-layer sparsity" in out
     assert "input Gini" in out and ("PASS" in out or "MISS" in out)
+
+
+def test_captum_lrp_runner_agrees_with_sparselrp_epsilon_over_several_batches():
+    pytest.importorskip("captum")
+    torch.manual_seed(0)
+    model = C.peer_compatible(C._freeze(C.sl.models.ZOO["small_cnn"](n_filters=8, hidden=0)), 60)
+    X = C.random_onehot(5, 60, seed=0)
+    R_captum = C.run_captum_lrp(model, X, 0, 2, "cpu")  # three batches: rules must be re-attached each time
+    R = C.lrp(model, X, target=0, composite="epsilon", device="cpu")
+    assert float(R.abs().max()) > 0
+    torch.testing.assert_close(R_captum, R, rtol=1e-4, atol=1e-5)

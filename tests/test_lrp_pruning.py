@@ -26,7 +26,8 @@ def _mass_reference(r, p, p_neg):
         for sign, share in ((1, p), (-1, p_neg)):
             v = (sign * r[n]).clamp(min=0)
             total = float(v.sum())
-            order = sorted(range(len(v)), key=lambda i: (float(v[i]), i))
+            # ties: positives drop the lower index first, negatives the higher index first
+            order = sorted(range(len(v)), key=lambda i: (float(v[i]), sign * i))
             acc = 0.0
             for i in order:
                 if v[i] <= 0:

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import sparselrp as sl
+import sparselrp.lrp.rules as _r
 from toy_models import TOY_LENGTHS, BassetLike, BPNetLike, DeepSEALike, random_onehot
 from zennit_ref import import_zennit, zennit_lrp
 
@@ -68,3 +69,21 @@ def test_residual_functional_add_equals_zennit_sum_form():
     ours = sl.lrp(fmodel, X, target=0, composite="epsilon-gamma-box")
     ref = zennit_lrp(copy.deepcopy(zmodel), X, 0, PAIRS["epsilon-gamma-box"]())
     assert torch.allclose(ours, ref, rtol=1e-6, atol=1e-9 * ref.abs().max().item())
+
+
+@pytest.mark.parametrize("ours,theirs", [
+    (lambda: _r.Gamma(zero_params=["bias"]), lambda: zennit.rules.Gamma(zero_params=["bias"])),
+    (lambda: _r.ZPlus(zero_params=["bias"]), lambda: zennit.rules.ZPlus(zero_params=["bias"])),
+    (lambda: _r.AlphaBeta(zero_params=["bias"]), lambda: zennit.rules.AlphaBeta(zero_params=["bias"])),
+    (lambda: _r.Epsilon(0.01, zero_params=["bias"]), lambda: zennit.rules.Epsilon(0.01, zero_params=["bias"])),
+    (lambda: _r.WSquare(), lambda: zennit.rules.WSquare()),
+], ids=["gamma", "zplus", "alphabeta", "epsilon", "wsquare"])
+def test_rule_options_agree_with_zennit(ours, theirs):
+    from sparselrp.lrp import Composite, Epsilon
+    model = MODELS["deepsea"]
+    X = random_onehot(3, TOY_LENGTHS["deepsea"], seed=23)
+    R = sl.lrp(model, X, target=0, composite=Composite({"conv": ours(), "linear": Epsilon()}))
+    comp = zennit.composites.LayerMapComposite([
+        (torch.nn.Conv1d, theirs()), (torch.nn.Linear, zennit.rules.Epsilon()), (torch.nn.ReLU, zennit.rules.Pass())])
+    ref = zennit_lrp(copy.deepcopy(model), X, 0, comp)
+    assert torch.allclose(R, ref, rtol=1e-6, atol=1e-9 * ref.abs().max().item())

@@ -21,11 +21,9 @@ from sparselrp.cli import main
 from sparselrp.cli.merge import concat_npz
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = Path("/work/shared/data")
 VENV_BIN = Path(sys.executable).parent
 SNAKEMAKE = shutil.which("snakemake", path=str(VENV_BIN)) or shutil.which("snakemake")
-CTCF_FA = DATA / "ctcf_gm12878_top500_w200.fa"
-CHR17_FA = DATA / "chr17_hg19_part.fa"
+CHR17_FA = slp.resolve_data("package:chr17_fasta")  # the shipped 40 kb of hg19 chr17
 
 
 # ---------------------------------------------------------------------------------------------

@@ -118,6 +118,20 @@ def test_missing_model_directory(env, tmp_path, outdir):
                        outdir, "no such model directory")
 
 
+def test_model_given_as_a_file_or_unknown_pretrained_name(env, outdir):
+    r = run("attribute", "-m", env["small"] / "model.safetensors", "-s", env["ohe"], "-o", outdir / "attr.npz")
+    assert_clean_error(r, outdir, "--model must be a model directory")
+    r = run("attribute", "-m", "pretrained:nosuch", "-s", env["ohe"], "-o", outdir / "attr.npz")
+    assert_clean_error(r, outdir, "unknown pretrained model 'nosuch'; available:")
+    assert '"' not in r.stderr  # not the repr of a KeyError
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_device_cuda_without_cuda_is_a_usage_error(env, outdir):
+    r = run("attribute", "-m", env["small"], "-s", env["ohe"], "-o", outdir / "attr.npz", "--device", "cuda")
+    assert_clean_error(r, outdir, "CUDA is not available here", usage=True)
+
+
 class _Payload:
     """Unpickling this creates a file: proof that code ran."""
 
@@ -413,6 +427,13 @@ def test_subprocess_bad_model_one_line_no_traceback(env, tmp_path):
     assert len(lines) == 1 and lines[0].startswith("sparselrp: error: ") and "weights do not match" in lines[0]
     assert p.stdout == "" and not (tmp_path / "a.npz").exists()
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".")]
+    # a good run: one summary line on stderr, no warnings or progress bar when stderr is not a terminal
+    p = _cli("attribute", "-m", env["small"], "-s", env["ohe"], "-o", tmp_path / "a.npz", "--topk", "4",
+             "--stats", tmp_path / "s.json")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "" and p.stderr.strip().splitlines() == [
+        f"explained {N} sequences of length {L} -> {tmp_path / 'a.npz'} "
+        f"(zero positions {json.loads((tmp_path / 's.json').read_text())['input_zero_share']:.1%})"]
 
 
 def _big_input(d, n=3000, length=200):
@@ -429,10 +450,16 @@ def _hidden(d):
     return sorted(f for f in os.listdir(d) if f.startswith("."))
 
 
+def _writing_final_file(d):
+    # the streaming writer's final pass: a temporary of the output's own temporary
+    return any(f.startswith("..") and not f.endswith(".parts") for f in os.listdir(d))
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
-def test_killed_run_leaves_old_or_new_output_never_a_partial_one(tmp_path, sig):
-    """Kill `sparselrp attribute` at a random moment after it started writing."""
+@pytest.mark.parametrize("sig,phase", [(signal.SIGKILL, "explaining"), (signal.SIGKILL, "writing"),
+                                       (signal.SIGTERM, "explaining")])
+def test_killed_run_leaves_old_or_new_output_never_a_partial_one(tmp_path, sig, phase):
+    """Kill `sparselrp attribute` at a random moment while it explains or while it writes the files."""
     ohe, model = _big_input(tmp_path)
     out = tmp_path / "out"
     out.mkdir()
@@ -442,12 +469,13 @@ def test_killed_run_leaves_old_or_new_output_never_a_partial_one(tmp_path, sig):
     old = attr.read_bytes()
     new_cmd = [sys.executable, "-m", "sparselrp.cli", "attribute", "-m", str(model), "-s", str(ohe), "-o", str(attr),
                "--target", "1", "--batch-size", 500, "--dense", str(out / "dense.npz")]
-    rng = random.Random(int(sig))
+    rng = random.Random(f"{int(sig)}{phase}")
+    ready = _writing_final_file if phase == "writing" else _hidden
     proc = subprocess.Popen(list(map(str, new_cmd)), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     t0 = time.time()
-    while not _hidden(out) and proc.poll() is None and time.time() - t0 < 240:  # wait until it is writing
-        time.sleep(0.02)
-    time.sleep(rng.uniform(0.0, 1.0))
+    while not ready(out) and proc.poll() is None and time.time() - t0 < 240:
+        time.sleep(0.005)
+    time.sleep(rng.uniform(0.0, 0.3 if phase == "writing" else 1.0))
     proc.send_signal(sig)
     proc.communicate(timeout=120)
     # the output is the complete old file or the complete new one
@@ -463,3 +491,23 @@ def test_killed_run_leaves_old_or_new_output_never_a_partial_one(tmp_path, sig):
     attribute_file(loaded, ohe, attr, target=1, batch_size=500, dense_path=out / "dense.npz")
     assert _hidden(out) == []
     assert np.load(attr)["arr_0"].shape == (3000, 4, 200) and attr.read_bytes() != old
+
+
+def test_every_row_of_docs_errors_names_existing_tests():
+    """docs/errors.md: one table, `| input | what you get | test |`, each row backed by a test that exists."""
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    lines = (root / "docs" / "errors.md").read_text().splitlines()
+    rows = [ln for ln in lines if ln.startswith("| ") and not ln.startswith("| input") and not ln.startswith("| ---")]
+    assert len(rows) > 40
+    assert sum(ln.startswith("| input | what you get | test |") for ln in lines) == 1
+    for row in rows:
+        cells = [c.strip() for c in row.strip().strip("|").split(" | ")]
+        assert len(cells) == 3, row
+        refs = re.findall(r"(tests/[\w/]+\.py)(?:::(\w+))?", cells[2])
+        assert refs, row
+        for path, name in refs:
+            assert (root / path).is_file(), (row, path)
+            if name:
+                assert re.search(rf"^(async )?def {name}\(", (root / path).read_text(), re.M), (row, name)

@@ -81,13 +81,29 @@ def resolve_target(target, model_dir=None):
 
 
 def resolve_device(device):
+    """None for auto; a clear usage error when CUDA is asked for but absent."""
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise click.BadParameter("CUDA is not available here (torch.cuda.is_available() is False); "
+                                     "use --device cpu or auto", param_hint="--device")
     return None if device == "auto" else device
 
 
 def load_model(model_dir, device=None):
     """Load a model directory, or a packaged model given as ``pretrained:NAME``."""
+    from pathlib import Path
+
     from .. import models
+    from ..errors import ModelFileError
 
     if str(model_dir).startswith("pretrained:"):
-        return models.pretrained(str(model_dir).split(":", 1)[1])
+        try:
+            return models.pretrained(str(model_dir).split(":", 1)[1])
+        except KeyError as exc:
+            raise ModelFileError(str(exc.args[0]) if exc.args else str(exc)) from None
+    if Path(model_dir).is_file():
+        raise ModelFileError(f"{model_dir}: --model must be a model directory (config.json + model.safetensors, "
+                             f"as `sparselrp train` or sl.models.save write it) or pretrained:NAME, not a file")
     return models.load(model_dir, device=device)

@@ -137,8 +137,9 @@ class LayerOp:
     def __init__(self, name, kind, weight, bias, module_type, stride=1, pads=(0, 0), dilation=1, groups=1):
         self.name = name
         self.kind = kind
-        self.weight = weight.detach().clone()
-        self.bias = None if bias is None else bias.detach().clone()
+        # the graph owns a private copy of the model, so no further copy is needed
+        self.weight = weight.detach()
+        self.bias = None if bias is None else bias.detach()
         self.module_type = module_type
         self.stride = stride
         self.pads = tuple(pads)

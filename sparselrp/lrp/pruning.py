@@ -10,13 +10,16 @@ except the model input X itself (and tensors that are X up to a reshape/padding)
 A tensor feeding several layers (a residual stream) is pruned once.
 
 Selection (vectorised over the batch, no Python loop over samples or positions; ties
-are broken deterministically by position, lower flat index first):
+are broken deterministically by position):
 
 * :class:`MassPrune` (the paper's PLRP): sort the positive entries ascending and drop
   the longest prefix whose sum is at most ``p`` times the positive total; the same on
-  the negative entries (on ``|r|``) with ``p_neg`` (default ``p / 2``).
+  the negative entries (on ``|r|``) with ``p_neg`` (default ``p / 2``). One stable sort
+  of ``r`` serves both: equal positive values drop lower flat index first, equal
+  negative values higher flat index first.
 * :class:`TopK`: keep the ``k`` entries of largest ``|r|`` (``k`` a count clamped to the
-  layer size, or a fraction in (0, 1] of the layer's units, rounded up).
+  layer size, or a fraction in (0, 1] of the layer's units, rounded up); among equal
+  ``|r|`` at the cut the lower flat index is kept.
 
 Redistribution: ``"lambda"`` rescales the positive survivors so the positive total is
 what it was before pruning, likewise the negative ones (a sign with no survivor keeps
@@ -116,78 +119,37 @@ def lambda_redistribute(r, keep, target=None):
     t = r if target is None else target
     rk = r * keep
     pos_b = t.clamp(min=0).sum(1, keepdim=True)
-    neg_b = t.clamp(max=0).sum(1, keepdim=True)
+    neg_b = t.sum(1, keepdim=True) - pos_b
     pos_a = rk.clamp(min=0).sum(1, keepdim=True)
-    neg_a = rk.clamp(max=0).sum(1, keepdim=True)
-    sp = torch.where(pos_a > 0, pos_b / torch.where(pos_a > 0, pos_a, torch.ones_like(pos_a)), torch.zeros_like(pos_a))
-    sn = torch.where(neg_a < 0, neg_b / torch.where(neg_a < 0, neg_a, -torch.ones_like(neg_a)), torch.zeros_like(neg_a))
-    return torch.where(rk > 0, rk * sp, rk * sn)
+    neg_a = rk.sum(1, keepdim=True) - pos_a
+    one = torch.ones_like(pos_a)
+    sp = torch.where(pos_a > 0, pos_b / torch.where(pos_a > 0, pos_a, one), 0.0)
+    sn = torch.where(neg_a < 0, neg_b / torch.where(neg_a < 0, neg_a, -one), 0.0)
+    return rk * torch.where(rk > 0, sp, sn)
 
 
-#: rows up to this many entries are handled with a full stable sort
-SORT_MAX = 8192
+def _mass_drop_signed(r, p, p_neg):
+    """Drop mask for signed ``r`` (N, M) from one stable ascending sort.
 
-
-def _mass_drop_sort(v, p):
-    vals, idx = torch.sort(v, dim=1, stable=True)
-    cs = torch.cumsum(vals, dim=1)
-    drop_sorted = (cs <= p * cs[:, -1:]) & (vals > 0)
+    Positive entries: the longest prefix in ascending order (ties: lower index first) whose
+    cumulative sum is <= p * (positive total). Negative entries: the same on |r| with
+    ``p_neg`` (ascending |r| is the sorted negative segment read backwards, so among equal
+    negative values the higher index is dropped first)."""
+    vals, idx = torch.sort(r, dim=1, stable=True)
+    drop_sorted = torch.zeros(vals.shape, dtype=torch.bool, device=r.device)
+    if p > 0:
+        pos = vals.clamp(min=0)
+        cs = torch.cumsum(pos, dim=1)
+        drop_sorted |= (cs <= p * cs[:, -1:]) & (vals > 0)
+    if p_neg > 0:
+        # ascending |r| over the negatives = the sorted negative segment read backwards:
+        # its running sum at position i is the suffix sum total - prefix(i) + |r_i|
+        neg = vals.clamp(max=0)                      # <= 0
+        cs = torch.cumsum(neg, dim=1)
+        suffix = neg - (cs - cs[:, -1:])             # = -(sum of |r_j| for j >= i)
+        drop_sorted |= (suffix >= p_neg * cs[:, -1:]) & (vals < 0)
     drop = torch.zeros_like(drop_sorted)
     drop.scatter_(1, idx, drop_sorted)
-    return drop
-
-
-def _mass_drop(v, p):
-    """Drop mask for non-negative ``v`` (N, M): the longest prefix of the positive entries in
-    ascending order (ties: lower index first) whose cumulative sum is <= p * total.
-
-    Small rows use a full stable sort. Large rows avoid it: a sorted 1-in-16 subsample
-    brackets the threshold value, the bracket is verified exactly (everything below it
-    fits in the budget, everything up to its top does not), and only the entries inside
-    the bracket are ordered (a partial ``topk``); ties at the cut are dropped in index
-    order. Rows whose bracket fails verification fall back to the full sort.
-    """
-    n, m = v.shape
-    if m <= SORT_MAX:
-        return _mass_drop_sort(v, p)
-    total = v.sum(1)
-    budget = p * total
-    stride = 16
-    sub = torch.sort(v[:, ::stride], dim=1).values
-    ms = sub.shape[1]
-    cs_sub = torch.cumsum(sub, 1) * stride
-    j = torch.searchsorted(cs_sub, budget[:, None].contiguous()).clamp(max=ms - 1)[:, 0]
-    w = max(4, ms // 32)
-    t_lo = sub.gather(1, (j - w).clamp(min=0)[:, None])
-    t_hi = sub.gather(1, (j + w).clamp(max=ms - 1)[:, None])
-    t_lo = torch.where((j - w)[:, None] < 0, torch.zeros_like(t_lo), t_lo)
-    t_hi = torch.where((j + w)[:, None] > ms - 1, torch.full_like(t_hi, float("inf")), t_hi)
-    below = v < t_lo
-    zero = torch.zeros((), dtype=v.dtype, device=v.device)
-    S_below = torch.where(below, v, zero).sum(1)
-    S_upto = torch.where(v < t_hi, v, zero).sum(1)
-    ok = (S_below <= budget) & ((S_upto > budget) | torch.isinf(t_hi[:, 0]))
-    band = (~below) & (v < t_hi)
-    bc = band.sum(1)
-    K = int(bc.max())
-    drop = below.clone()
-    if K > 0:
-        keys = torch.where(band, v, torch.full((), float("inf"), dtype=v.dtype, device=v.device))
-        vals = torch.topk(keys, K, dim=1, largest=False, sorted=True).values
-        finite = torch.isfinite(vals)
-        cs = S_below[:, None] + torch.cumsum(torch.where(finite, vals, zero), 1)
-        c = ((cs <= budget[:, None]) & finite).sum(1)
-        has = c > 0
-        u = vals.gather(1, (c - 1).clamp(min=0)[:, None])             # cut value
-        less = band & (v < u) & has[:, None]
-        tie = band & (v == u) & has[:, None]
-        need = c - less.sum(1)
-        rank = torch.cumsum(tie.to(torch.int32), 1)
-        drop |= less | (tie & (rank <= need[:, None]))
-    drop &= v > 0
-    if not bool(ok.all()):
-        bad = ~ok
-        drop[bad] = _mass_drop_sort(v[bad], p)
     return drop
 
 
@@ -242,11 +204,7 @@ class MassPrune(Pruning):
 
     def keep_mask(self, r, value):
         p = float(value)
-        drop = _mass_drop(r.clamp(min=0), p) if p > 0 else torch.zeros(r.shape, dtype=torch.bool, device=r.device)
-        pn = self._pneg(p)
-        if pn > 0:
-            drop |= _mass_drop((-r).clamp(min=0), pn)
-        return ~drop
+        return ~_mass_drop_signed(r, p, self._pneg(p))
 
 
 class TopK(Pruning):
@@ -308,6 +266,7 @@ class TopK(Pruning):
         above = a > kth
         tie = a == kth
         need = k - above.sum(1, keepdim=True)
-        tie_rank = torch.cumsum(tie.to(torch.int64), dim=1)
-        keep = above | (tie & (tie_rank <= need))
-        return keep
+        if bool((tie.sum(1, keepdim=True) <= need).all()):   # no surplus ties at the cut
+            return above | tie
+        tie_rank = torch.cumsum(tie.to(torch.int32), dim=1)
+        return above | (tie & (tie_rank <= need))

@@ -1,6 +1,16 @@
 # Pruned LRP per shard (streamed batch by batch by `sparselrp attribute`), then merge.
 
 
+def _train_args():
+    if INPUT_KIND == "bed":
+        args = ["--bed", shlex.quote(INPUT_FILE), "--genome", shlex.quote(GENOME)]
+    else:
+        args = ["--positives", shlex.quote(INPUT_FILE)]
+    if config["input"]["length"]:
+        args += ["--length", str(config["input"]["length"])]
+    return " ".join(args)
+
+
 if TRAIN_MODEL:
 
     rule train:
@@ -9,6 +19,7 @@ if TRAIN_MODEL:
         output:
             directory(MODEL),
         params:
+            data=_train_args(),
             extra=config["train"]["extra"],
         log:
             logpath("train"),
@@ -17,7 +28,7 @@ if TRAIN_MODEL:
             mem_mb=res("train", "mem_mb"),
             runtime=res("train", "runtime"),
         shell:
-            "OMP_NUM_THREADS={threads} {SPARSELRP} train --positives {input:q} -o {output:q} {params.extra}"
+            "OMP_NUM_THREADS={threads} {SPARSELRP} train {params.data} --threads {threads} -o {output:q} {params.extra}"
             " > {log:q} 2>&1"
 
 

@@ -6,6 +6,7 @@ import shutil
 import sys
 
 import sparselrp
+from snakemake.logging import logger
 from sparselrp import pipeline as _slp
 
 OUT = Path(config["outdir"])
@@ -47,6 +48,24 @@ N_SHARDS = max(1, min(int(config["shards"]), N_RECORDS))
 SHARDS = [f"{i:04d}" for i in range(N_SHARDS)]
 SHARD_EXT = "fa" if INPUT_KIND == "fasta" else "bed"
 
+def _fasta_has_coords(path):
+    """Whether the first record name looks like chrom:start-end (what encode turns into coordinates)."""
+    import gzip
+    import re
+
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt") as fh:
+        for line in fh:
+            if line.startswith(">"):
+                return re.match(r"^>\S+:\d+-\d+(\(\s*[+-.]\s*\))?(\s|$)", line) is not None
+    return False
+
+
+MAKE_TRACKS = config["tracks"]["enabled"] and (INPUT_KIND == "bed" or _fasta_has_coords(INPUT_FILE))
+if config["tracks"]["enabled"] and not MAKE_TRACKS:
+    logger.warning(f"{INPUT_FILE}: record names carry no genome coordinates (chrom:start-end); "
+                   "skipping the bedGraph/bigWig tracks")
+
 # ---- model -------------------------------------------------------------------------------
 TRAIN_MODEL = config["model"] == "train"
 MODEL = str(OUT / "model") if TRAIN_MODEL else _slp.resolve_model(config["model"])
@@ -77,7 +96,7 @@ def final_outputs():
         out.append(OUT / "attributions.dense.npz")
     if config["attribute"]["hypothetical"]:
         out.append(OUT / "hypothetical.npz")
-    if config["tracks"]["enabled"]:
+    if MAKE_TRACKS:
         out.append(OUT / "tracks" / "relevance.bedGraph.gz")
         if config["tracks"]["bigwig"]:
             out.append(OUT / "tracks" / "relevance.bw")
