@@ -232,9 +232,12 @@ def attribute_file(model, ohe_path, out_path, *, target=0, composite="best-pract
     from .lrp import LRP
 
     outputs = _output_paths(out_path, dense_path, hypothetical_path, stats_path, ohe_path)
-    shape, _ = npz_member_info(ohe_path, "arr_0")
+    shape, dtype = npz_member_info(ohe_path, "arr_0")
     if len(shape) != 3 or shape[1] != 4:
         raise InputFormatError(f"arr_0 has shape {shape}; expected (N, 4, L) one-hot", ohe_path)
+    if dtype.kind not in "biuf":
+        raise InputFormatError(f"arr_0 has dtype {dtype}; expected a real-valued one-hot (float, int or bool)",
+                               ohe_path)
     n, _, length = shape
     if length < 1:
         raise InputFormatError(f"arr_0 has shape {shape}: sequences of length 0", ohe_path)

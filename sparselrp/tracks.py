@@ -29,6 +29,7 @@ from .errors import InputFormatError
 
 __all__ = [
     "position_relevance",
+    "position_relevance_file",
     "window_positions",
     "genome_track",
     "write_bedgraph",
@@ -65,6 +66,71 @@ def position_relevance(R):
     if R.ndim == 2:
         return R.astype(np.float64, copy=False)
     raise ValueError(f"attributions must have shape (N, 4, L) or (N, L), got {R.shape}")
+
+
+def position_relevance_file(path, batch_size=4096):
+    """Per-position relevance (N, L) of an attribution file, read block by block.
+
+    Dense files (``arr_0``) are read ``batch_size`` windows at a time, sparse
+    COO files ``batch_size * 4 * L`` entries at a time, so memory holds the
+    (N, L) result and one block, never the (N, 4, L) map.
+
+    Parameters
+    ----------
+    path : str or Path
+        Attributions as :mod:`sparselrp.io.attributions` writes them (dense or sparse).
+    batch_size : int
+        Windows per block.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (N, L), float32: the sum of the four rows of each window.
+    """
+    import zipfile
+
+    from .io.npz_stream import iter_npz_rows, npz_member_info
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: attribution file does not exist")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = {n[:-4] for n in zf.namelist()}
+    except zipfile.BadZipFile:
+        raise InputFormatError("not an .npz attribution file", path) from None
+    if "arr_0" in members:
+        shape, _ = npz_member_info(path, "arr_0")
+        if len(shape) != 3 or shape[1] != 4:
+            raise InputFormatError(f"'arr_0' has shape {shape}, expected attributions (N, 4, L)", path)
+        out = np.empty((shape[0], shape[2]), np.float32)
+        lo = 0
+        for block in iter_npz_rows(path, "arr_0", batch_size=batch_size):
+            out[lo:lo + len(block)] = block.sum(axis=1, dtype=np.float64)
+            lo += len(block)
+        return out
+    if {"shape", "indices", "values"} <= members and len(npz_member_info(path, "indices")[0]) == 1:
+        with np.load(path, allow_pickle=False) as z:
+            shape = tuple(int(s) for s in z["shape"])
+        if len(shape) != 3 or shape[1] != 4:
+            raise InputFormatError(f"'shape' is {list(shape)}, expected (N, 4, L)", path)
+        n, _, length = shape
+        out = np.zeros(n * length, np.float64)
+        step = max(1, batch_size) * 4 * length
+        for idx, val in zip(iter_npz_rows(path, "indices", batch_size=step),
+                            iter_npz_rows(path, "values", batch_size=step)):
+            idx = idx.astype(np.int64, copy=False)
+            if idx.size == 0:
+                continue
+            if idx.min() < 0 or idx.max() >= n * 4 * length:
+                raise InputFormatError(f"'indices' out of range for shape {shape}", path)
+            key = (idx // (4 * length)) * length + idx % length
+            k0 = int(key.min())
+            out[k0:int(key.max()) + 1] += np.bincount(key - k0, weights=val.astype(np.float64))
+        return out.reshape(n, length).astype(np.float32)
+    from .io.attributions import load_attributions  # any other accepted layout
+
+    return position_relevance(load_attributions(path)).astype(np.float32)
 
 
 def _strand_minus(strand, n):

@@ -12,7 +12,7 @@ import sparselrp as sl
 from sparselrp.errors import UnsupportedOperationError
 from sparselrp.lrp import LRP, Composite, Epsilon, Gamma, ZeroRule, ZPlus, conservation, get_composite
 
-from toy_models import TOY_LENGTHS, TOY_MODELS, BassetLike, BPNetLike, DeepSEALike, functional_deepsea, random_onehot
+from toy_models import TOY_LENGTHS, TOY_MODELS, functional_deepsea, random_onehot
 
 D = torch.float64
 

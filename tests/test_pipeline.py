@@ -193,6 +193,21 @@ def test_default_config_is_valid_and_complete():
         jsonschema.validate(bad, schema)
 
 
+@pytest.mark.skipif(SNAKEMAKE is None, reason="snakemake is not installed")
+def test_profiles_use_snakemake_options():
+    """Every key of the shipped profiles is a snakemake command-line option (the SLURM profile is not run
+    here: its executor plugin is not a dependency)."""
+    helptext = subprocess.run([SNAKEMAKE, "--help"], capture_output=True, text=True, timeout=120).stdout
+    for name in ("local", "slurm"):
+        prof = yaml.safe_load((slp.workflow_dir() / "profiles" / name / "config.yaml").read_text())
+        assert prof
+        for key in prof:
+            assert f"--{key}" in helptext, f"profiles/{name}: unknown option {key}"
+    slurm = yaml.safe_load((slp.workflow_dir() / "profiles" / "slurm" / "config.yaml").read_text())
+    assert slurm["executor"] == "slurm" and slurm["rerun-incomplete"] is True
+    assert {"mem_mb", "runtime", "slurm_partition"} <= set(slurm["default-resources"])
+
+
 def test_copy_workflow_cli(tmp_path):
     res = CliRunner().invoke(main, ["pipeline", "--copy", str(tmp_path / "wf")])
     assert res.exit_code == 0, res.output

@@ -220,3 +220,20 @@ def test_tracks_cli_round_trip(tmp_path):
                                     "--bedgraph", str(tmp_path / "u.bedGraph")])
     assert res.exit_code == 1 and "no genome coordinates" in res.output
     assert not (tmp_path / "u.bedGraph").exists()
+
+
+@pytest.mark.parametrize("sparse", [True, False])
+@pytest.mark.parametrize("batch", [1, 3, 100])
+def test_position_relevance_file_streams_both_forms(tmp_path, sparse, batch):
+    from sparselrp.io.attributions import save_attributions
+
+    rng = np.random.default_rng(4)
+    R = rng.normal(size=(11, 4, 13)).astype(np.float32) * (rng.random((11, 4, 13)) < 0.3)
+    R[5] = 0  # an all-zero window
+    save_attributions(tmp_path / "a.npz", R, sparse=sparse)
+    got = tracks.position_relevance_file(tmp_path / "a.npz", batch_size=batch)
+    assert got.shape == (11, 13) and got.dtype == np.float32
+    np.testing.assert_allclose(got, R.sum(1, dtype=np.float64), rtol=1e-6, atol=1e-7)
+    (tmp_path / "bad.npz").write_text("not a zip")
+    with pytest.raises(ValueError, match="bad.npz"):
+        tracks.position_relevance_file(tmp_path / "bad.npz")

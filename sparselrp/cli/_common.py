@@ -1,6 +1,9 @@
 """Shared plumbing of the CLI: the click group, error handling, common options."""
 
+import contextlib
+import signal
 import sys
+import threading
 import traceback
 
 import click
@@ -8,12 +11,39 @@ import click
 from .. import __version__
 
 
+@contextlib.contextmanager
+def terminate_cleanly():
+    """Turn SIGTERM (cluster schedulers, ``kill``) into SystemExit so temporaries are removed.
+
+    Python's default SIGTERM action ends the process without running ``finally``
+    blocks; raising instead lets the atomic writers delete their hidden
+    temporary files. The exit status is 143 (128 + SIGTERM) as usual.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    old = signal.signal(signal.SIGTERM, _handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 class _Group(click.Group):
-    """A click group that turns user-facing exceptions into one stderr line."""
+    """A click group that turns user-facing exceptions into one stderr line.
+
+    Every subcommand runs with SIGTERM turned into a clean exit, so an
+    interrupted run leaves no temporary or half-written output.
+    """
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            with terminate_cleanly():
+                return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt:

@@ -1,35 +1,9 @@
 """``sparselrp attribute``: explain a one-hot file with (pruned) LRP."""
 
-import contextlib
-import signal
-import threading
-
 import click
 
 from ._common import main, progress_enabled
 from .options import explain_options, load_model, pruning_from_options, resolve_device, resolve_target
-
-
-@contextlib.contextmanager
-def _terminate_cleanly():
-    """Turn SIGTERM (cluster schedulers, ``kill``) into SystemExit so temporaries are removed.
-
-    Python's default SIGTERM action ends the process without running ``finally``
-    blocks; raising instead lets the atomic writers delete their hidden
-    temporary files. The exit status is 143 (128 + SIGTERM) as usual.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def _handler(signum, frame):
-        raise SystemExit(128 + signum)
-
-    old = signal.signal(signal.SIGTERM, _handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
 
 
 @main.command("attribute")
@@ -61,13 +35,12 @@ def attribute(model_dir, ohe, output, target, composite, topk, prune_mass, p_neg
 
     pruning = pruning_from_options(topk, prune_mass, p_neg, redistribute)
     target = resolve_target(target, model_dir)
-    with _terminate_cleanly():
-        model = load_model(model_dir, device=resolve_device(device))
-        summary = attribute_file(
-            model, ohe, output, target=target, composite=composite, pruning=pruning, batch_size=batch_size,
-            device=resolve_device(device), sparse=sparse, dense_path=dense_path, hypothetical_path=hyp_path,
-            strand_average=strand_average, stats_path=stats_path, progress=progress_enabled(),
-        )
+    model = load_model(model_dir, device=resolve_device(device))
+    summary = attribute_file(
+        model, ohe, output, target=target, composite=composite, pruning=pruning, batch_size=batch_size,
+        device=resolve_device(device), sparse=sparse, dense_path=dense_path, hypothetical_path=hyp_path,
+        strand_average=strand_average, stats_path=stats_path, progress=progress_enabled(),
+    )
     msg = f"explained {summary['n']} sequences of length {summary['length']} -> {output}"
     if "input_zero_share" in summary:
         msg += f" (zero positions {summary['input_zero_share']:.1%})"

@@ -26,26 +26,30 @@ def tracks_command(attributions, sequences, bedgraph, bigwig, chrom_sizes, reduc
     Minus-strand windows are placed backwards (position l at end - 1 - l).
     Positions outside a chromosome (windows padded past its ends) are dropped.
     """
-    from ..io.attributions import load_attributions
-    from ..io.onehot import load_onehot
-    from ..tracks import read_chrom_sizes, write_bedgraph, write_bigwig
+    import numpy as np
+
+    from ..io.npz_stream import npz_member_info
+    from ..io.onehot import COORD_KEYS
+    from ..tracks import position_relevance_file, read_chrom_sizes, write_bedgraph, write_bigwig
 
     if bedgraph is None and bigwig is None:
         raise click.UsageError("give --bedgraph and/or --bigwig")
-    ohe = load_onehot(sequences)
-    if ohe.coords is None:
-        raise ValueError(f"{sequences}: the windows have no genome coordinates (encode from a BED, or from "
-                         "a FASTA whose record names look like chr1:100-300)")
-    R = load_attributions(attributions)
-    if R.shape[0] != ohe.X.shape[0] or R.shape[-1] != ohe.X.shape[-1]:
-        raise ValueError(f"{attributions}: shape {tuple(R.shape)} does not match the sequences "
-                         f"{tuple(ohe.X.shape)} of {sequences}")
-    ohe.X = None  # only the coordinates are needed from here on
+    # only the coordinates of the one-hot file are needed: do not load its (N, 4, L) array
+    shape, _ = npz_member_info(sequences, "arr_0")
+    with np.load(sequences, allow_pickle=False) as z:
+        if not {"chrom", "start", "end"} <= set(z.files):
+            raise ValueError(f"{sequences}: the windows have no genome coordinates (encode from a BED, or from "
+                             "a FASTA whose record names look like chr1:100-300)")
+        coords = {k: z[k] for k in COORD_KEYS if k in z.files}
+    P = position_relevance_file(attributions)  # (N, L), read block by block
+    if P.shape != (shape[0], shape[-1]):
+        raise ValueError(f"{attributions}: {P.shape[0]} windows of length {P.shape[1]} do not match the "
+                         f"{shape[0]} sequences of length {shape[-1]} in {sequences}")
     sizes = read_chrom_sizes(chrom_sizes) if chrom_sizes else None
     if bedgraph:
-        n = write_bedgraph(bedgraph, R, ohe.coords, reduce=reduce, chrom_sizes=sizes, keep_zeros=keep_zeros,
+        n = write_bedgraph(bedgraph, P, coords, reduce=reduce, chrom_sizes=sizes, keep_zeros=keep_zeros,
                            track_line=f'track type=bedGraph name="{name}" description="sparselrp relevance"')
         click.echo(f"{bedgraph}: {n} intervals", err=True)
     if bigwig:
-        n = write_bigwig(bigwig, R, ohe.coords, chrom_sizes=sizes, reduce=reduce, keep_zeros=keep_zeros)
+        n = write_bigwig(bigwig, P, coords, chrom_sizes=sizes, reduce=reduce, keep_zeros=keep_zeros)
         click.echo(f"{bigwig}: {n} intervals", err=True)

@@ -22,16 +22,22 @@ __all__ = [
 ]
 
 
-# ``sparselrp.lrp`` is both this subpackage and the function: once the subpackage has been
-# imported, Python binds the attribute ``sparselrp.lrp`` to the module, so the module itself
-# is made callable (``sl.lrp(model, X, ...)`` then works whatever the import order).
+# ``sparselrp.lrp`` is both this subpackage and the function. Python binds the attribute
+# ``sparselrp.lrp`` to the subpackage on import while the package's lazy export may bind it
+# to the function, so the two must be the same object: the subpackage is made callable
+# (``sl.lrp(model, X, ...)`` runs :func:`sparselrp.lrp.api.lrp`) and its own ``lrp``
+# attribute is the subpackage too (``from sparselrp.lrp import lrp`` gives the callable).
 import sys as _sys
 import types as _types
+
+from . import api as _api
 
 
 class _CallableModule(_types.ModuleType):
     def __call__(self, *args, **kwargs):
-        return lrp(*args, **kwargs)
+        return _api.lrp(*args, **kwargs)
 
 
+_CallableModule.__call__.__doc__ = _api.lrp.__doc__
 _sys.modules[__name__].__class__ = _CallableModule
+lrp = _sys.modules[__name__]

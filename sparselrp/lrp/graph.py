@@ -41,7 +41,6 @@ import torch.nn.functional as F
 
 from ..errors import UnsupportedOperationError
 
-F_ = F
 _PASS_MODULES = (
     nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.Sigmoid, nn.Tanh, nn.Softplus, nn.SiLU,
     nn.ReLU6, nn.PReLU, nn.Hardtanh, nn.SELU, nn.CELU, nn.Mish, nn.Softsign, nn.Hardswish,
@@ -255,10 +254,8 @@ class GNode:
 
 
 class _Tracer(fx.Tracer):
-    """torch.nn built-in modules are leaves (as fx does by default); Sequential is traced."""
-
-    def is_leaf_module(self, m, qualname):
-        return super().is_leaf_module(m, qualname)
+    """torch.nn built-in modules are leaves (fx's default); containers and user modules are
+    traced through."""
 
 
 def _where(node, module_path=None):
@@ -312,10 +309,7 @@ class CapturedGraph:
     def _build(self, model):
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        if isinstance(model, fx.GraphModule):
-            model_copy = copy.deepcopy(model)
-        else:
-            model_copy = copy.deepcopy(model)
+        model_copy = copy.deepcopy(model)
         model_copy.eval()
         for p in model_copy.parameters():
             p.requires_grad_(False)
@@ -624,7 +618,7 @@ class CapturedGraph:
                 return self.gm.get_parameter(n.target) if _has_param(self.gm, n.target) else \
                     _fetch_attr(self.gm, n.target)
             if n.kind == "static":
-                return None if False else _eval_static(self.gm, a)
+                return _eval_static(self.gm, a)
             unsupported(f"{what} that depends on the input")
         if isinstance(a, torch.Tensor):
             return a

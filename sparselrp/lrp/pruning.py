@@ -14,9 +14,9 @@ are broken deterministically by position):
 
 * :class:`MassPrune` (the paper's PLRP): sort the positive entries ascending and drop
   the longest prefix whose sum is at most ``p`` times the positive total; the same on
-  the negative entries (on ``|r|``) with ``p_neg`` (default ``p / 2``). One stable sort
-  of ``r`` serves both: equal positive values drop lower flat index first, equal
-  negative values higher flat index first.
+  the negative entries (on ``|r|``) with ``p_neg`` (default ``p / 2``); among equal
+  values the lower flat index is dropped first. Long rows (more than ``SORT_MAX``
+  entries) use a partial sort of the kept entries instead of a full sort.
 * :class:`TopK`: keep the ``k`` entries of largest ``|r|`` (``k`` a count clamped to the
   layer size, or a fraction in (0, 1] of the layer's units, rounded up); among equal
   ``|r|`` at the cut the lower flat index is kept.
@@ -128,28 +128,73 @@ def lambda_redistribute(r, keep, target=None):
     return rk * torch.where(rk > 0, sp, sn)
 
 
-def _mass_drop_signed(r, p, p_neg):
-    """Drop mask for signed ``r`` (N, M) from one stable ascending sort.
+#: rows of up to this many entries use a full stable sort; longer rows a partial sort
+SORT_MAX = 8192
 
-    Positive entries: the longest prefix in ascending order (ties: lower index first) whose
-    cumulative sum is <= p * (positive total). Negative entries: the same on |r| with
-    ``p_neg`` (ascending |r| is the sorted negative segment read backwards, so among equal
-    negative values the higher index is dropped first)."""
-    vals, idx = torch.sort(r, dim=1, stable=True)
-    drop_sorted = torch.zeros(vals.shape, dtype=torch.bool, device=r.device)
-    if p > 0:
-        pos = vals.clamp(min=0)
-        cs = torch.cumsum(pos, dim=1)
-        drop_sorted |= (cs <= p * cs[:, -1:]) & (vals > 0)
-    if p_neg > 0:
-        # ascending |r| over the negatives = the sorted negative segment read backwards:
-        # its running sum at position i is the suffix sum total - prefix(i) + |r_i|
-        neg = vals.clamp(max=0)                      # <= 0
-        cs = torch.cumsum(neg, dim=1)
-        suffix = neg - (cs - cs[:, -1:])             # = -(sum of |r_j| for j >= i)
-        drop_sorted |= (suffix >= p_neg * cs[:, -1:]) & (vals < 0)
+
+def _mass_drop_sort(v, p):
+    """Full stable sort (see :func:`_mass_drop`)."""
+    vals, idx = torch.sort(v, dim=1, stable=True)
+    cs = torch.cumsum(vals, dim=1)
+    drop_sorted = (cs <= p * cs[:, -1:]) & (vals > 0)
     drop = torch.zeros_like(drop_sorted)
     drop.scatter_(1, idx, drop_sorted)
+    return drop
+
+
+def _mass_drop(v, p):
+    """Drop mask for non-negative ``v`` (N, M): the longest prefix of the positive entries in
+    ascending order (ties: lower index first) whose cumulative sum is <= p * total.
+
+    Long rows avoid the full sort: the complement (the kept entries) is the smallest set of
+    largest entries whose remainder is <= p * total, found with a growing partial sort
+    (``topk``); equal values at the cut keep the higher indices. Rows whose kept set would
+    exceed a quarter of the row fall back to the full sort.
+    """
+    n, m = v.shape
+    if m <= SORT_MAX:
+        return _mass_drop_sort(v, p)
+    total = v.sum(1, keepdim=True)
+    budget = p * total
+    npos = torch.count_nonzero(v, dim=1)
+    # initial partial-sort size from a sorted 1-in-16 subsample (kept count, with margin)
+    sub = torch.sort(v[:, ::16], dim=1, descending=True).values
+    cs = torch.cumsum(sub, 1) * 16
+    k_sub = torch.count_nonzero((total - cs) > budget, dim=1) + 1
+    K = min(m, max(256, int(k_sub.max()) * 16 * 3 // 2 + 256))
+    if K >= m // 4:
+        return _mass_drop_sort(v, p)
+    while True:
+        vals = torch.topk(v, K, dim=1, largest=True, sorted=True).values
+        ok = (total - torch.cumsum(vals, 1)) <= budget          # keeping the top j+1 suffices
+        found = ok.any(1) | (npos <= K)
+        if bool(found.all()):
+            break
+        if K >= m // 4:
+            return _mass_drop_sort(v, p)
+        K = min(m, K * 4)
+    first = torch.where(ok.any(1), ok.to(torch.int8).argmax(1), (npos - 1).clamp(min=0))
+    k = torch.minimum(first + 1, npos.clamp(min=1))
+    vk = vals.gather(1, (k - 1)[:, None])
+    above = v > vk
+    tie = v == vk
+    need = k[:, None] - torch.count_nonzero(above, dim=1)[:, None]
+    if bool((torch.count_nonzero(tie, dim=1)[:, None] <= need).all()):
+        keep = above | tie
+    else:   # keep the highest-index ties
+        rank = torch.cumsum(tie.flip(1).to(torch.int32), 1).flip(1)
+        keep = above | (tie & (rank <= need))
+    return (v > 0) & ~keep
+
+
+def _mass_drop_signed(r, p, p_neg):
+    """Drop mask for signed ``r`` (N, M): :func:`_mass_drop` on the positive part with ``p``
+    and on the magnitude of the negative part with ``p_neg``."""
+    drop = torch.zeros(r.shape, dtype=torch.bool, device=r.device)
+    if p > 0:
+        drop |= _mass_drop(r.clamp(min=0), p)
+    if p_neg > 0:
+        drop |= _mass_drop((-r).clamp(min=0), p_neg)
     return drop
 
 
@@ -265,8 +310,8 @@ class TopK(Pruning):
         kth = torch.topk(a, k, dim=1, largest=True, sorted=False).values.min(dim=1, keepdim=True).values
         above = a > kth
         tie = a == kth
-        need = k - above.sum(1, keepdim=True)
-        if bool((tie.sum(1, keepdim=True) <= need).all()):   # no surplus ties at the cut
+        need = k - torch.count_nonzero(above, dim=1)[:, None]
+        if bool((torch.count_nonzero(tie, dim=1)[:, None] <= need).all()):   # no surplus ties at the cut
             return above | tie
         tie_rank = torch.cumsum(tie.to(torch.int32), dim=1)
         return above | (tie & (tie_rank <= need))

@@ -362,18 +362,15 @@ class Gamma(Rule):
         if z is None:
             z = layer.forward(x, P["W_orig"], P["b_orig"])
         has_neg = bool((x < 0).any())
-        if not has_neg and "weight" not in self.zero_params and self.gamma > 0 and self.stabilizer > 0:
+        if not has_neg and not self.zero_params and self.gamma > 0 and self.stabilizer > 0:
             # fast path for x >= 0 (one extra forward): with zpb = w^+ x + b^+,
             #   z > 0: denominator z + g * zpb           = (w + g w^+) x + b + g b^+
             #   z < 0: denominator z + g * (z - zpb)     = (w + g w^-) x + b + g b^-
             # The denominator is > 0 where z > 0 and < 0 where z < 0, so zennit's stabiliser
             # (+eps resp. -eps) is folded in by adding eps / gamma to zpb's bias.
             zpb = layer.forward(x, P["Wp"], P["bp_fast"])
-            zz = z
-            if P["bgp"] is None and P["b_orig"] is not None:   # bias zeroed by zero_params
-                zz = z - layer.expand_bias(P["b_orig"], z)
             pos = z > 0
-            d = torch.add(zz, torch.where(pos, zpb, zz - zpb), alpha=self.gamma)
+            d = torch.add(z, torch.where(pos, zpb, z - zpb), alpha=self.gamma)
             s = R / d
             sp = s * pos
             sn = s * (z < 0)
