@@ -100,7 +100,7 @@ def load_model(model_dir, device=None):
 
     if str(model_dir).startswith("pretrained:"):
         try:
-            return models.pretrained(str(model_dir).split(":", 1)[1])
+            return models.pretrained(str(model_dir).split(":", 1)[1], device=device)
         except KeyError as exc:
             raise ModelFileError(str(exc.args[0]) if exc.args else str(exc)) from None
     if Path(model_dir).is_file():
