@@ -23,7 +23,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -61,6 +60,7 @@ def main(argv=None):
     ap.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     ap.add_argument("--arch", default="small_cnn", choices=sorted(C.PLANTED_ARCHS), help="model trained")
     ap.add_argument("--n-sim", type=int, default=4000, help="planted-motif sequences (70 %% train)")
+    ap.add_argument("--length", type=int, default=200, help="sequence length L")
     ap.add_argument("--epochs", type=int, default=25, help="training epochs")
     ap.add_argument("--n-eval", type=int, default=200, help="held-out positives explained")
     ap.add_argument("--batch-size", type=int, default=64)
@@ -83,7 +83,7 @@ def main(argv=None):
     print("## pruned LRP (PLRP) against LRP on planted motifs\n")
     print(f"machine: {C.machine_description(device)}")
     print(f"command: python benchmarks/{Path(__file__).name} {' '.join(sys.argv[1:] if argv is None else argv)}\n")
-    sim = C.planted_set(n=args.n_sim)
+    sim = C.planted_set(n=args.n_sim, length=args.length)
     model, _, meta = C.planted_model(sim, epochs=args.epochs, arch=args.arch,
                                      cache=None if args.quick else args.cache, log=log)
     model.to(device)
