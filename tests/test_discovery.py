@@ -199,12 +199,9 @@ def test_real_ctcf_peaks(ctcf):
     """CTCF ChIP-seq peaks with relevance = CTCF log-odds match track: discovery finds CTCF."""
     from numpy.lib.stride_tricks import sliding_window_view
 
-    try:
-        from sparselrp.data import ctcf_peaks_fasta
+    from sparselrp.data import ctcf_peaks_fasta
 
-        path = ctcf_peaks_fasta()
-    except (ImportError, AttributeError):
-        path = "/work/shared/data/ctcf_gm12878_top500_w200.fa"
+    path = ctcf_peaks_fasta()
     seqs = _read_fasta(path)
     codes = np.array([["ACGTN".index(c) for c in s] for s in seqs])
     n, L = codes.shape
