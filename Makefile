@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "$(TORCH)"
-	$(PIP) install -q -e ".[test,pipeline]"
+	$(PIP) install -q -e ".[test,pipeline,bench]"
 	$(PIP) install -q --no-deps "zennit==0.5.1"
 	# compile memelite's TOMTOM once (numba caches it in the venv), so the first demo is not slowed
 	$(PY) -c "from sparselrp.motifs.jaspar import precompile; precompile()"
