@@ -357,3 +357,13 @@ def test_custom_maps_by_type_and_name():
         {nn.Conv1d: ZPlus(), nn.Linear: Epsilon()}, name_map={"fc1": Epsilon(0.5)})))
     with pytest.raises(ValueError, match="unknown composite"):
         sl.lrp(model, X, composite="nonsense")
+
+
+@pytest.mark.parametrize("length, layer", [(10, "body.0"), (150, "body")])
+def test_input_length_the_model_cannot_take_names_shape_and_layer(length, layer):
+    """A wrong L gives a ValueError naming the input shape and the failing layer, not torch's bare error."""
+    import sparselrp as sl
+
+    model = sl.models.ZOO["deepsea"](seq_len=200) if layer == "body" else sl.models.ZOO["small_cnn"]()
+    with pytest.raises(ValueError, match=rf"cannot take input of shape \(2, 4, {length}\).*failed at '{layer}"):
+        sl.lrp(model, torch.zeros(2, 4, length))

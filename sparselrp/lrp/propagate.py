@@ -162,60 +162,71 @@ class Engine:
         def load(a):
             return fx.node.map_arg(a, lambda n: env[index[n]])
 
-        for g in nodes:
-            k = g.kind
-            i = g.index
-            if k == "input":
-                env[i] = X
-            elif k is None:   # output
-                continue
-            elif k == "default_arg":
-                env[i] = g.fx.args[0]
-            elif k == "attr":
-                env[i] = _fetch_attr(gm, g.target)
-            elif k == "layer":
-                W, b = g.layer.params(dtype, device)
-                x = env[g.inputs[0]]
-                z = g.layer.forward(x, W, b)
-                if g.layer.folded and g.layer.kind == "linear" and z.ndim != 2:
-                    raise UnsupportedOperationError(
-                        f"BatchNorm folded into Linear '{g.name}' on a {z.ndim}-d tensor; cannot fold")
-                env[i] = z
-            elif k == "identity":
-                env[i] = env[g.inputs[0]]
-            elif k == "select":
-                env[i] = env[g.inputs[0]][g.select_index]
-            elif k == "maxpool":
-                x = env[g.inputs[0]]
-                if g.op == "call_module":
-                    m = g.module
-                    if isinstance(m, torch.nn.AdaptiveMaxPool1d):
-                        out, idx = F.adaptive_max_pool1d(x, m.output_size, return_indices=True)
+        g = None
+        try:
+            for g in nodes:
+                k = g.kind
+                i = g.index
+                if k == "input":
+                    env[i] = X
+                elif k is None:   # output
+                    continue
+                elif k == "default_arg":
+                    env[i] = g.fx.args[0]
+                elif k == "attr":
+                    env[i] = _fetch_attr(gm, g.target)
+                elif k == "layer":
+                    W, b = g.layer.params(dtype, device)
+                    x = env[g.inputs[0]]
+                    z = g.layer.forward(x, W, b)
+                    if g.layer.folded and g.layer.kind == "linear" and z.ndim != 2:
+                        raise UnsupportedOperationError(
+                            f"BatchNorm folded into Linear '{g.name}' on a {z.ndim}-d tensor; cannot fold")
+                    env[i] = z
+                elif k == "identity":
+                    env[i] = env[g.inputs[0]]
+                elif k == "select":
+                    env[i] = env[g.inputs[0]][g.select_index]
+                elif k == "maxpool":
+                    x = env[g.inputs[0]]
+                    if g.op == "call_module":
+                        m = g.module
+                        if isinstance(m, torch.nn.AdaptiveMaxPool1d):
+                            out, idx = F.adaptive_max_pool1d(x, m.output_size, return_indices=True)
+                        else:
+                            out, idx = F.max_pool1d(x, m.kernel_size, m.stride, m.padding, m.dilation,
+                                                    ceil_mode=m.ceil_mode, return_indices=True)
                     else:
-                        out, idx = F.max_pool1d(x, m.kernel_size, m.stride, m.padding, m.dilation,
-                                                ceil_mode=m.ceil_mode, return_indices=True)
+                        args, kwargs = load(g.args), dict(load(g.kwargs))
+                        kwargs["return_indices"] = True
+                        fn = F.adaptive_max_pool1d if g.target is F.adaptive_max_pool1d else F.max_pool1d
+                        out, idx = fn(*args, **kwargs)
+                    env[i] = out
+                    aux[i] = idx
+                elif k == "maxdim":
+                    x = env[g.inputs[0]]
+                    dim, keepdim, is_max = g.maxdim
+                    vals, idx = x.max(dim=dim, keepdim=True)
+                    aux[i] = idx
+                    out = vals if keepdim else vals.squeeze(dim)
+                    env[i] = MaxResult(out, idx if keepdim else idx.squeeze(dim)) if is_max else out
                 else:
-                    args, kwargs = load(g.args), dict(load(g.kwargs))
-                    kwargs["return_indices"] = True
-                    fn = F.adaptive_max_pool1d if g.target is F.adaptive_max_pool1d else F.max_pool1d
-                    out, idx = fn(*args, **kwargs)
-                env[i] = out
-                aux[i] = idx
-            elif k == "maxdim":
-                x = env[g.inputs[0]]
-                dim, keepdim, is_max = g.maxdim
-                vals, idx = x.max(dim=dim, keepdim=True)
-                aux[i] = idx
-                out = vals if keepdim else vals.squeeze(dim)
-                env[i] = MaxResult(out, idx if keepdim else idx.squeeze(dim)) if is_max else out
-            else:
-                args, kwargs = load(g.args), load(g.kwargs)
-                if g.op == "call_module":
-                    env[i] = gm.get_submodule(g.target)(*args, **kwargs)
-                elif g.op == "call_method":
-                    env[i] = getattr(args[0], g.target)(*args[1:], **kwargs)
-                else:
-                    env[i] = g.target(*args, **kwargs)
+                    args, kwargs = load(g.args), load(g.kwargs)
+                    if g.op == "call_module":
+                        env[i] = gm.get_submodule(g.target)(*args, **kwargs)
+                    elif g.op == "call_method":
+                        env[i] = getattr(args[0], g.target)(*args[1:], **kwargs)
+                    else:
+                        env[i] = g.target(*args, **kwargs)
+        except RuntimeError as exc:
+            # a shape mismatch (wrong L for a dense head, too short for the conv stack):
+            # name the input and the layer instead of torch's bare message
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            where = f"at '{g.name}'" if g is not None else "in the model"
+            seq_len = getattr(self.graph, "seq_len", None)
+            hint = f" (the model's seq_len is {seq_len})" if seq_len else ""
+            raise ValueError(f"the model cannot take input of shape {tuple(X.shape)}{hint}: "
+                             f"it failed {where}: {first}") from exc
         return env, aux
 
     def output_value(self, env):
