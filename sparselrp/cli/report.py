@@ -1,6 +1,5 @@
 """``sparselrp report``: the self-contained HTML report of a run."""
 
-import json
 import math
 
 import click
@@ -10,15 +9,9 @@ from ._common import main
 
 def _read_json(path, what):
     from ..errors import InputFormatError
+    from ..io.jsonfile import read_json
 
-    with open(path, "rb") as fh:
-        raw = fh.read()
-    try:
-        doc = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InputFormatError(f"{what} is not a text file (undecodable byte at offset {exc.start})", path) from None
-    except json.JSONDecodeError as exc:
-        raise InputFormatError(f"{what} is not valid JSON: {exc.msg} (column {exc.colno})", path, exc.lineno) from None
+    doc = read_json(path, what)
     if not isinstance(doc, dict):
         raise InputFormatError(f"{what} must be a JSON object, found {type(doc).__name__}", path, 1)
     return doc

@@ -12,6 +12,7 @@ import math
 
 from .._atomic import atomic_open
 from ..errors import InputFormatError
+from .jsonfile import read_json
 
 __all__ = ["write_motifs_json", "read_motifs_json"]
 
@@ -74,16 +75,7 @@ def read_motifs_json(path, with_metadata=False):
     """
     from ..motifs.motif import Motif
 
-    with open(path, "rb") as fh:
-        raw = fh.read()
-    try:
-        doc = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InputFormatError(f"not a text file (undecodable byte at offset {exc.start})", path) from None
-    except json.JSONDecodeError as exc:
-        raise InputFormatError(f"invalid JSON: {exc.msg} (column {exc.colno})", path, exc.lineno) from None
-    except RecursionError:
-        raise InputFormatError("invalid JSON: nested too deeply", path) from None
+    doc = read_json(path)
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("motifs"), list):
         raise InputFormatError(f"not a sparselrp motifs file (expected an object with \"format\": \"{FORMAT}\" "
                                "and a \"motifs\" list)", path)
