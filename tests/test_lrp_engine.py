@@ -367,3 +367,25 @@ def test_input_length_the_model_cannot_take_names_shape_and_layer(length, layer)
     model = sl.models.ZOO["deepsea"](seq_len=200) if layer == "body" else sl.models.ZOO["small_cnn"]()
     with pytest.raises(ValueError, match=rf"cannot take input of shape \(2, 4, {length}\).*failed at '{layer}"):
         sl.lrp(model, torch.zeros(2, 4, length))
+
+
+@pytest.mark.parametrize("name", sorted(TOY_MODELS))
+def test_cpu_steps_do_not_change_results(name, monkeypatch, capsys):
+    """On CPU a batch is explained in memory-bounded steps; the step size (down to one
+    sample) changes neither the map nor the per-layer readout, and the progress bar
+    counts sequences."""
+    import sparselrp.lrp.api as api
+
+    model = _model(name).double()
+    X = random_onehot(7, TOY_LENGTHS[name], seed=31).double()
+    e = LRP(model, pruning=sl.MassPrune(0.5))
+    R_big, layers_big = e.attribute(X, target=0, return_layers=True)
+    assert e._cpu_chunk(X, X.dtype) >= 7
+    monkeypatch.setattr(api, "CPU_CHUNK_BYTES", 1)
+    e2 = LRP(model, pruning=sl.MassPrune(0.5))
+    assert e2._cpu_chunk(X, X.dtype) == 1
+    R_small, layers_small = e2.attribute(X, target=0, return_layers=True, progress=True)
+    assert "7/7" in capsys.readouterr().err
+    torch.testing.assert_close(R_small, R_big, rtol=1e-12, atol=1e-12)
+    for k in layers_big:
+        torch.testing.assert_close(layers_small[k], layers_big[k], rtol=1e-12, atol=1e-12)

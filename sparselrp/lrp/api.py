@@ -9,6 +9,11 @@ from .pruning import Pruning
 from .targets import normalize_target, output_relevance
 
 
+#: on CPU a batch is explained in steps whose largest intermediate tensor stays under
+#: this many bytes (results do not depend on the step; see ``LRP._cpu_chunk``)
+CPU_CHUNK_BYTES = 16 * 2 ** 20
+
+
 def _auto_device(device):
     if device is not None:
         return torch.device(device)
@@ -68,6 +73,7 @@ class LRP:
         self.composite = get_composite(composite)
         self.pruning = pruning
         self.engine = Engine(self.graph, self.composite, pruning)
+        self._per_sample_bytes = {}
 
     @property
     def layer_names(self):
@@ -93,19 +99,46 @@ class LRP:
         tgt = normalize_target(target, n)
         dev = self.device
         dtype = X.dtype
+        step = int(batch_size)
+        if dev.type == "cpu":
+            step = min(step, self._cpu_chunk(X, dtype))
         chunks = []
-        starts = range(0, n, int(batch_size))
-        it = starts
+        bar = None
         if progress:
             from tqdm.auto import tqdm
-            it = tqdm(starts, desc="lrp", unit="batch", total=len(starts))
-        for s in it:
-            xb = X[s:s + batch_size].to(device=dev, dtype=dtype)
-            tb = tgt[s:s + batch_size] if isinstance(tgt, torch.Tensor) else tgt
-            res = self.engine.relevance(xb, lambda out: output_relevance(out, tb),
-                                        want_layers=want_layers, want_mult=want_mult, want_info=want_info)
-            chunks.append(res)
+            bar = tqdm(total=n, desc="lrp", unit="seq")
+        try:
+            for s in range(0, n, step):
+                xb = X[s:s + step].to(device=dev, dtype=dtype)
+                tb = tgt[s:s + step] if isinstance(tgt, torch.Tensor) else tgt
+                res = self.engine.relevance(xb, lambda out: output_relevance(out, tb),
+                                            want_layers=want_layers, want_mult=want_mult, want_info=want_info)
+                chunks.append(res)
+                if bar is not None:
+                    bar.update(xb.shape[0])
+        finally:
+            if bar is not None:
+                bar.close()
         return chunks
+
+    def _cpu_chunk(self, X, dtype):
+        """Samples per CPU step: as many as keep the largest intermediate tensor of the
+        relevance pass under :data:`CPU_CHUNK_BYTES` (at least one). Large temporaries are
+        served by fresh memory maps on every allocation, and their page faults, not the
+        arithmetic, dominated CPU time at big batches; small steps reuse freed memory.
+        Measured once per input length and dtype with a one-sample forward pass."""
+        key = (tuple(X.shape[1:]), dtype)
+        per = self._per_sample_bytes.get(key)
+        if per is None:
+            try:
+                with torch.no_grad():
+                    env, _ = self.engine.forward(X[:1].to(device=self.device, dtype=dtype))
+            except ValueError:
+                return X.shape[0]   # the model cannot take X: the first batch raises the named error
+            sizes = [v.numel() * v.element_size() for v in env if isinstance(v, torch.Tensor)]
+            per = max(sizes) if sizes else 1
+            self._per_sample_bytes[key] = per
+        return max(1, CPU_CHUNK_BYTES // max(1, per))
 
     @staticmethod
     def _cat(chunks, key, device):
@@ -122,7 +155,8 @@ class LRP:
         target : int, sequence of N ints, or callable
             Output index, one index per sample, or ``callable(output) -> (N,)``.
         batch_size : int
-            Samples per pass; results do not depend on it.
+            Samples per pass; results do not depend on it. On CPU a pass is split further
+            so that no intermediate tensor exceeds ``CPU_CHUNK_BYTES`` (16 MiB): faster.
         return_layers : bool
             Also return an ordered dict ``{layer name: relevance (N, ...) of that layer's
             input}`` (after pruning where pruned), in forward order.
@@ -219,7 +253,8 @@ def lrp(model, X, target=0, composite="best-practice", pruning=None, batch_size=
     pruning : TopK, MassPrune or None
         Pruned LRP.
     batch_size : int
-        Samples per pass (results independent of it).
+        Samples per pass (results independent of it; on CPU split further into steps
+        whose largest intermediate tensor stays under 16 MiB).
     device : str or torch.device, optional
         Compute device (default CUDA when available).
     return_layers, hypothetical, strand_average, progress : bool

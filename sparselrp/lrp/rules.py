@@ -372,9 +372,15 @@ class Gamma(Rule):
             pos = z > 0
             d = torch.add(z, torch.where(pos, zpb, z - zpb), alpha=self.gamma)
             s = R / d
-            sp = s * pos
-            sn = s * (z < 0)
-            M = layer.transpose2(sp, Wgp, sn, Wgn, x.shape, cache=P)
+            neg = z < 0
+            if bool((R != 0).logical_and_(neg).any()):
+                sp = s * pos
+                sn = s * neg
+                M = layer.transpose2(sp, Wgp, sn, Wgn, x.shape, cache=P)
+            else:
+                # no relevance reaches a negative output (the usual case when a ReLU
+                # follows, which zeroes those units' relevance): one transposed map
+                M = layer.transpose(torch.where(pos, s, 0.0), Wgp, x.shape)
             out = x * M
             return (out, M) if want_multiplier else out
         xp = x.clamp(min=0)
