@@ -493,7 +493,11 @@ class Engine:
                 if bool(dead.any()):
                     Rd = torch.where(dead, Rc, torch.zeros_like(Rc))
                     Rfb = c.rule.relevance(c.layer, P, x, env[c.index], Rd)
-                    Rm = Rm + lambda_redistribute(Rfb.reshape(N, -1), keep.reshape(N, -1)).reshape(R.shape)
+                    # a dead unit's inputs are all pruned, so its normal relevance lies on
+                    # pruned units only; as under lambda, its positive and negative totals go
+                    # to the survivors in proportion to their unpruned relevance
+                    Rm = Rm + lambda_redistribute(R.reshape(N, -1), keep.reshape(N, -1),
+                                                  target=Rfb.reshape(N, -1)).reshape(R.shape)
                 total = total + Rm * keepf
         # consumers that are not layers (sums, pools): their share falls back to lambda
         rest = R - share
