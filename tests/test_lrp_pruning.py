@@ -1,5 +1,7 @@
 """Pruned LRP (issue 4, item 1): TopK and MassPrune inside the relevance pass."""
 
+import math
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -262,3 +264,125 @@ def test_layer_specs_and_errors():
         LRP(model, pruning=MassPrune(0.5, layers=["nope"]))
     with pytest.raises(ValueError, match="out of range"):
         LRP(model, pruning=MassPrune(0.5, layers=[17]))
+
+
+# ----------------------------------------------------------------- fast mass selection
+# The selection (`_mass_prune`: one stable sort for short rows, a mass histogram with exact
+# resolution of the boundary bin for long ones) must give the same mask as the definition:
+# a full stable sort of each sign with float64 cumulative sums (`_mass_drop_sort`).
+
+def _sorted_reference(r, p, p_neg):
+    """Keep mask by the full-sort definition, each sign separately."""
+    from sparselrp.lrp import pruning as P
+    return ~(P._mass_drop_sort(r.clamp(min=0), p) | P._mass_drop_sort((-r).clamp(min=0), p_neg))
+
+
+def _relevance_like(n, m, seed, kind, dtype):
+    g = torch.Generator().manual_seed(seed)
+    sign = torch.where(torch.rand(n, m, generator=g) < 0.55, 1.0, -1.0).double()
+    zero = torch.rand(n, m, generator=g) < 0.5
+    if kind == "heavy":      # exponential magnitudes, squared: a heavy tail
+        mag = torch.empty(n, m, dtype=D).exponential_(generator=g) ** 2
+    elif kind == "ties":     # small integers: many exact ties at the cut
+        mag = torch.randint(1, 4, (n, m), generator=g).double()
+    elif kind == "clustered":   # all in one histogram bin: the boundary bin is most of the row
+        mag = 1 + 1e-3 * torch.rand(n, m, generator=g, dtype=D)
+    elif kind == "tiny":     # float32 subnormals next to zeros and normal values
+        scale = torch.where(torch.rand(n, m, generator=g) < 0.5, 1e-40, 1.0)
+        mag = torch.rand(n, m, generator=g, dtype=D) * scale
+    else:
+        mag = torch.rand(n, m, generator=g, dtype=D)
+    return (sign * mag * ~zero).to(dtype)
+
+
+@pytest.fixture(params=["sort", "hist"])
+def select_path(request, monkeypatch):
+    """Run a test with the short-row (full sort) and with the long-row (histogram) selection."""
+    from sparselrp.lrp import pruning as P
+    monkeypatch.setattr(P, "SORT_MAX", 10 ** 9 if request.param == "sort" else 0)
+    return request.param
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("kind", ["uniform", "heavy", "ties", "clustered", "tiny"])
+@pytest.mark.parametrize("p, p_neg", [(0.5, 0.25), (0.0, 0.3), (0.4, 0.0), (0.999, 0.999), (1e-4, 0.9)])
+def test_fast_selection_equals_full_sort(select_path, dtype, kind, p, p_neg):
+    from sparselrp.lrp import pruning as P
+    for n, m, seed in ((3, 1, 0), (2, 7, 1), (4, 300, 2), (3, 5000, 3)):
+        r = _relevance_like(n, m, seed, kind, dtype)
+        keep, _ = P._mass_prune(r, p, p_neg)
+        assert torch.equal(keep, _sorted_reference(r, p, p_neg)), (n, m)
+        assert torch.equal(~P._mass_drop_signed(r, p, p_neg), keep)
+        if kind in ("ties", "tiny"):   # exactly-representable sums: also the slow reference
+            if m <= 300:
+                assert torch.equal(keep, _mass_reference(r.double(), p, p_neg)), (n, m)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 3000), st.floats(0, 0.999), st.floats(0, 0.999),
+       st.integers(0, 2 ** 31 - 1), st.sampled_from(["uniform", "heavy", "ties", "clustered", "tiny"]),
+       st.sampled_from([torch.float32, torch.float64]), st.booleans())
+def test_fast_selection_property(n, m, p, p_neg, seed, kind, dtype, hist):
+    from sparselrp.lrp import pruning as P
+    r = _relevance_like(n, m, seed, kind, dtype)
+    old = P.SORT_MAX
+    P.SORT_MAX = 0 if hist else 10 ** 9
+    try:
+        keep, out = P._mass_prune(r, p, p_neg, rescale=True)
+    finally:
+        P.SORT_MAX = old
+    assert torch.equal(keep, _sorted_reference(r, p, p_neg))
+    expect = lambda_redistribute(r.double(), keep)
+    f32 = dtype == torch.float32     # (float32 subnormals carry fewer significant bits)
+    assert torch.allclose(out.double(), expect, rtol=1e-5 if f32 else 1e-12, atol=1e-40 if f32 else 0)
+
+
+def test_fast_selection_special_rows(select_path):
+    from sparselrp.lrp import pruning as P
+    for dtype in (torch.float32, torch.float64):
+        m = 4000
+        r = torch.zeros(5, m, dtype=dtype)
+        r[1, 17] = 2.5                          # one positive entry: never dropped
+        r[2, 3] = -1.0                          # one negative entry
+        r[3, :] = 1.0                           # all equal: the lowest indices go first
+        r[4, ::2] = -0.0                        # negative zeros
+        r[4, 1] = 1e-42 if dtype == torch.float32 else 1e-310   # one subnormal
+        for p, p_neg in ((0.5, 0.25), (0.999, 0.999), (0.0, 0.0), (0.3, 0.0)):
+            keep, out = P._mass_prune(r, p, p_neg, rescale=True)
+            assert torch.equal(keep, _sorted_reference(r, p, p_neg))
+            assert keep[0].all() and keep[1].all() and keep[2].all() and keep[4].all()
+            assert keep[3].sum() == m - math.floor(p * m + 1e-9)
+            assert keep[3, -1] and (keep[3, :-1].int().diff() >= 0).all()   # a prefix is dropped
+            assert torch.allclose(out, lambda_redistribute(r, keep))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("kind", ["heavy", "ties"])
+def test_fast_selection_long_rows(dtype, kind):
+    """Rows of more than 100k entries (the histogram path)."""
+    from sparselrp.lrp import pruning as P
+    r = _relevance_like(2, 120_000, 11, kind, dtype)
+    assert r.shape[1] > P.SORT_MAX
+    for p in (0.5, 0.9):
+        keep, out = P._mass_prune(r, p, p / 2, rescale=True)
+        assert torch.equal(keep, _sorted_reference(r, p, p / 2))
+        assert torch.allclose(out, lambda_redistribute(r, keep), rtol=1e-5, atol=0)
+        # one row at a time gives the same
+        assert torch.equal(P._mass_prune(r[1:], p, p / 2)[0], keep[1:])
+
+
+@pytest.mark.parametrize("redistribute", ["lambda", "none", "matrix"])
+def test_mass_prune_apply_on_long_rows(redistribute):
+    """`MassPrune.apply` (the selection's own lambda factors) equals the generic
+    keep-mask-then-redistribute path."""
+    r = _relevance_like(3, 20_000, 12, "heavy", torch.float32).reshape(3, 40, 500)
+    pr = MassPrune(0.5, redistribute=redistribute)
+    out, keep = pr.apply(r, 0.5)
+    flat = r.reshape(3, -1)
+    ref_keep = pr.keep_mask(flat, 0.5)
+    assert torch.equal(keep.reshape(3, -1), ref_keep)
+    assert torch.equal(ref_keep, _sorted_reference(flat, 0.5, 0.25))
+    expect = lambda_redistribute(flat, ref_keep) if redistribute == "lambda" else flat * ref_keep
+    assert out.shape == r.shape
+    assert torch.allclose(out.reshape(3, -1), expect, rtol=1e-5, atol=0)
+    assert ((out != 0) <= keep).all()

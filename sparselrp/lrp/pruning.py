@@ -15,8 +15,13 @@ are broken deterministically by position):
 * :class:`MassPrune` (the paper's PLRP): sort the positive entries ascending and drop
   the longest prefix whose sum is at most ``p`` times the positive total; the same on
   the negative entries (on ``|r|``) with ``p_neg`` (default ``p / 2``); among equal
-  values the lower flat index is dropped first. Long rows (more than ``SORT_MAX``
-  entries) use a partial sort of the kept entries instead of a full sort.
+  values the lower flat index is dropped first. Sums are taken in float64. Both signs
+  are selected in one go: rows of up to ``SORT_MAX`` entries (and any row on a GPU) by
+  one stable sort; longer rows on CPU without a sort, by a threshold search: a mass
+  histogram over the top bits of the float32 bit pattern (monotone in the magnitude)
+  finds the bin holding the cut, a second histogram narrows that bin, and only its few
+  entries are sorted. The same mask either way (up to float rounding of a cumulative sum
+  lying exactly at the budget). The lambda factors come with the selection.
 * :class:`TopK`: keep the ``k`` entries of largest ``|r|`` (``k`` a count clamped to the
   layer size, or a fraction in (0, 1] of the layer's units, rounded up); among equal
   ``|r|`` at the cut the lower flat index is kept.
@@ -118,24 +123,32 @@ def lambda_redistribute(r, keep, target=None):
     """
     t = r if target is None else target
     rk = r * keep
+    kp, kn = rk.clamp(min=0), rk.clamp(max=0)
+    # each sign summed on its own (total minus positive part cancels when one sign is tiny)
     pos_b = t.clamp(min=0).sum(1, keepdim=True)
-    neg_b = t.sum(1, keepdim=True) - pos_b
-    pos_a = rk.clamp(min=0).sum(1, keepdim=True)
-    neg_a = rk.sum(1, keepdim=True) - pos_a
+    neg_b = t.clamp(max=0).sum(1, keepdim=True)
+    pos_a = kp.sum(1, keepdim=True)
+    neg_a = kn.sum(1, keepdim=True)
     one = torch.ones_like(pos_a)
     sp = torch.where(pos_a > 0, pos_b / torch.where(pos_a > 0, pos_a, one), 0.0)
     sn = torch.where(neg_a < 0, neg_b / torch.where(neg_a < 0, neg_a, -one), 0.0)
-    return rk * torch.where(rk > 0, sp, sn)
+    return kp.mul_(sp).add_(kn.mul_(sn))
 
 
-#: rows of up to this many entries use a full stable sort; longer rows a partial sort
-SORT_MAX = 8192
+#: on CPU, rows of up to this many entries are selected with one full stable sort; longer
+#: rows with the mass histogram (see :func:`_select_hist`); other devices always sort
+SORT_MAX = 1024
+
+# histogram bin of an entry: its float32 sign bit, 8 exponent bits and top 3 mantissa bits
+_SHIFT = 20
+_NBIN = 1 << 11      # magnitude bins per sign; bins are ordered like the magnitudes
 
 
 def _mass_drop_sort(v, p):
-    """Full stable sort (see :func:`_mass_drop`)."""
+    """Reference drop mask for non-negative ``v`` ``(N, M)`` by a full stable sort, cumulative
+    sums in float64 (see :func:`_mass_drop`)."""
     vals, idx = torch.sort(v, dim=1, stable=True)
-    cs = torch.cumsum(vals, dim=1)
+    cs = torch.cumsum(vals, dim=1, dtype=torch.float64)
     drop_sorted = (cs <= p * cs[:, -1:]) & (vals > 0)
     drop = torch.zeros_like(drop_sorted)
     drop.scatter_(1, idx, drop_sorted)
@@ -143,59 +156,164 @@ def _mass_drop_sort(v, p):
 
 
 def _mass_drop(v, p):
-    """Drop mask for non-negative ``v`` (N, M): the longest prefix of the positive entries in
-    ascending order (ties: lower index first) whose cumulative sum is <= p * total.
-
-    Long rows avoid the full sort: the complement (the kept entries) is the smallest set of
-    largest entries whose remainder is <= p * total, found with a growing partial sort
-    (``topk``); equal values at the cut keep the higher indices. Rows whose kept set would
-    exceed a quarter of the row fall back to the full sort.
-    """
-    n, m = v.shape
-    if m <= SORT_MAX:
-        return _mass_drop_sort(v, p)
-    total = v.sum(1, keepdim=True)
-    budget = p * total
-    npos = torch.count_nonzero(v, dim=1)
-    # initial partial-sort size from a sorted 1-in-16 subsample (kept count, with margin)
-    sub = torch.sort(v[:, ::16], dim=1, descending=True).values
-    cs = torch.cumsum(sub, 1) * 16
-    k_sub = torch.count_nonzero((total - cs) > budget, dim=1) + 1
-    K = min(m, max(256, int(k_sub.max()) * 16 * 3 // 2 + 256))
-    if K >= m // 4:
-        return _mass_drop_sort(v, p)
-    while True:
-        vals = torch.topk(v, K, dim=1, largest=True, sorted=True).values
-        ok = (total - torch.cumsum(vals, 1)) <= budget          # keeping the top j+1 suffices
-        found = ok.any(1) | (npos <= K)
-        if bool(found.all()):
-            break
-        if K >= m // 4:
-            return _mass_drop_sort(v, p)
-        K = min(m, K * 4)
-    first = torch.where(ok.any(1), ok.to(torch.int8).argmax(1), (npos - 1).clamp(min=0))
-    k = torch.minimum(first + 1, npos.clamp(min=1))
-    vk = vals.gather(1, (k - 1)[:, None])
-    above = v > vk
-    tie = v == vk
-    need = k[:, None] - torch.count_nonzero(above, dim=1)[:, None]
-    if bool((torch.count_nonzero(tie, dim=1)[:, None] <= need).all()):
-        keep = above | tie
-    else:   # keep the highest-index ties
-        rank = torch.cumsum(tie.flip(1).to(torch.int32), 1).flip(1)
-        keep = above | (tie & (rank <= need))
-    return (v > 0) & ~keep
+    """Drop mask ``(N, M)`` for non-negative ``v`` ``(N, M)``: the longest prefix of the positive
+    entries in ascending order (ties: lower index first) whose cumulative sum is at most
+    ``p`` times the row total."""
+    return ~_mass_prune(v, p, 0.0)[0]
 
 
 def _mass_drop_signed(r, p, p_neg):
-    """Drop mask for signed ``r`` (N, M): :func:`_mass_drop` on the positive part with ``p``
-    and on the magnitude of the negative part with ``p_neg``."""
-    drop = torch.zeros(r.shape, dtype=torch.bool, device=r.device)
-    if p > 0:
-        drop |= _mass_drop(r.clamp(min=0), p)
-    if p_neg > 0:
-        drop |= _mass_drop((-r).clamp(min=0), p_neg)
-    return drop
+    """Drop mask ``(N, M)`` for signed ``r`` ``(N, M)``: :func:`_mass_drop` on the positive part
+    with ``p`` and on the magnitude of the negative part with ``p_neg``."""
+    return ~_mass_prune(r, p, p_neg)[0]
+
+
+def _mass_prune(r, p, p_neg, rescale=False):
+    """Mass pruning of both signs at once.
+
+    Parameters
+    ----------
+    r : torch.Tensor
+        ``(N, M)`` signed relevance.
+    p, p_neg : float
+        Shares in [0, 1) of the positive and of the negative mass to drop.
+    rescale : bool
+        Also return the lambda-redistributed relevance.
+
+    Returns
+    -------
+    keep : torch.Tensor
+        ``(N, M)`` bool; dropped are, per sign, the longest prefix of the non-zero entries in
+        ascending order of magnitude (ties: lower index first) whose cumulative magnitude is
+        at most the share times the sign's total (sums in float64).
+    out : torch.Tensor or None
+        ``(N, M)`` (with ``rescale``): the survivors scaled so that the positive and the
+        negative totals are those before pruning (see :func:`lambda_redistribute`).
+    """
+    n, m = r.shape
+    if m == 0 or n == 0:
+        return torch.ones(r.shape, dtype=torch.bool, device=r.device), (r.clone() if rescale else None)
+    if m <= SORT_MAX or r.device.type != "cpu":   # (a GPU sorts fast; its bincount sums in no fixed order)
+        return _select_sort(r, p, p_neg, rescale)
+    return _select_hist(r, p, p_neg, rescale)
+
+
+def _lambda_factor(total, dropped):
+    """Lambda factor ``total / kept`` (1 where nothing is kept) of float64 masses."""
+    kept = total - dropped
+    return torch.where(kept > 0, total / torch.where(kept > 0, kept, 1.0), 1.0)
+
+
+def _select_sort(r, p, p_neg, rescale):
+    """:func:`_mass_prune` by one stable sort of the ``(2N, M)`` stacked sign magnitudes."""
+    n = r.shape[0]
+    v = torch.cat([r.clamp(min=0), (-r).clamp(min=0)])          # (2N, M): positive, negative
+    vals, idx = torch.sort(v, dim=1, stable=True)
+    cs = torch.cumsum(vals, dim=1, dtype=torch.float64)
+    total = cs[:, -1]
+    share = torch.tensor([p, p_neg], dtype=torch.float64, device=r.device).repeat_interleave(n)
+    ds = (cs <= (share * total)[:, None]) & (vals > 0)
+    drop = torch.zeros_like(ds).scatter_(1, idx, ds)
+    keep = ~(drop[:n] | drop[n:])
+    if not rescale:
+        return keep, None
+    dropped = torch.where(ds, cs, 0.0).amax(1)                    # cs grows: at the last dropped one
+    f = _lambda_factor(total, dropped).to(r.dtype).view(2, n, 1)
+    out = r * torch.where(r < 0, f[1], f[0])
+    return keep, out.masked_fill_(~keep, 0)
+
+
+def _resolve_boundary(flat, r32, r64, m, g_n, below, budget):
+    """Cut inside the boundary bins of :func:`_select_hist`.
+
+    The ``K`` entries ``flat`` (flat indices into ``(N, M)``, ascending) are binned once more
+    by the next 10 bits of their float32 pattern; the entries of each group's new boundary
+    bin are then ordered by exact magnitude (ties: lower index first) and cut by their
+    cumulative sum. ``below`` and ``budget`` are the ``(2N,)`` float64 mass below the boundary
+    bin and the mass budget of each group. Returns the flat indices of the dropped entries and
+    the ``(2N,)`` dropped mass.
+    """
+    vals = r64.view(-1).index_select(0, flat)
+    g = 2 * torch.div(flat, m, rounding_mode="floor") + (vals >= 0)
+    a = vals.abs_()
+    sub = (r32.view(-1).view(torch.int32).index_select(0, flat) >> (_SHIFT - 10)) & 1023
+    hist = torch.bincount(g * 1024 + sub, a, minlength=g_n * 1024).view(g_n, 1024)
+    cum = hist.cumsum_(1).add_(below[:, None])
+    b = torch.searchsorted(cum, budget[:, None], right=True)[:, 0]
+    below = torch.where(b > 0, cum.gather(1, (b - 1).clamp(max=1023, min=0)[:, None])[:, 0], below)
+    bg = b[g]
+    gone = flat[sub < bg]                                          # below the new boundary bin
+    at = (sub == bg).nonzero()[:, 0]
+    g, a, flat = g[at], a[at], flat[at]
+    # order by group, then magnitude, then index: two stable sorts
+    a, o1 = torch.sort(a, stable=True)
+    g, o2 = torch.sort(g.index_select(0, o1), stable=True)
+    a = a.index_select(0, o2)
+    # cumulative sums within each group, in a (groups, largest count) zero-padded table
+    counts = torch.bincount(g, minlength=g_n)
+    pos = torch.arange(g.numel(), device=g.device) - (torch.cumsum(counts, 0) - counts)[g]
+    pad = torch.zeros(g_n, int(counts.max()) if g.numel() else 0, dtype=torch.float64, device=g.device)
+    pad[g, pos] = a
+    ds = (pad.cumsum_(1)[g, pos] + below[g]) <= budget[g]
+    dropped = below + torch.bincount(g, torch.where(ds, a, 0.0), minlength=g_n)
+    return torch.cat([gone, flat.index_select(0, o1.index_select(0, o2)[ds])]), dropped
+
+
+def _select_hist(r, p, p_neg, rescale):
+    """:func:`_mass_prune` by a threshold search instead of a sort.
+
+    A float32's bit pattern read as an int32 is monotone in the magnitude, so its top 12 bits
+    (sign, exponent, 3 mantissa bits) give ``2 x 2048`` ordered bins per sample. One weighted
+    ``bincount`` gives the mass per bin, its cumulative sum the boundary bin of each sign (the
+    first whose cumulative mass exceeds the budget): bins below it are dropped, bins above it
+    kept. Only the entries of the boundary bin (found by gathering a per-bin table) are
+    looked at again (:func:`_resolve_boundary`: a second histogram on the next 10 bits, then
+    an exact sort of the few entries left). A per-bin table of scale factors (0 below the
+    boundary, else the group's lambda factor) gathered by bin then gives the mask and the
+    rescaled relevance at once. No Python loop over samples or positions.
+    """
+    n, m = r.shape
+    dev = r.device
+    g_n = 2 * n                                   # groups (sample, sign): 2 * sample + (r >= 0)
+    r = r.contiguous()
+    r32 = r if r.dtype == torch.float32 else r.float()            # monotone rounding: same bin order
+    r64 = r if r.dtype == torch.float64 else r.double()
+    # arithmetic shift: negative values give -2048..-1 (magnitude order), others 0..2047
+    idt = torch.int64 if g_n * _NBIN >= 2 ** 31 else torch.int32
+    off = (torch.arange(n, dtype=idt, device=dev) * (2 * _NBIN) + _NBIN)[:, None]
+    code = (r32.view(torch.int32) >> _SHIFT).to(idt).add_(off).view(-1)   # group * _NBIN + bin
+    hist = torch.bincount(code, r64.view(-1), minlength=g_n * _NBIN).view(g_n, _NBIN).abs_()
+    cum = hist.cumsum(1)
+    total = cum[:, -1]
+    share = torch.tensor([p_neg, p], dtype=torch.float64, device=dev).repeat(n)
+    budget = share * total
+    b = torch.searchsorted(cum, budget[:, None], right=True)[:, 0]   # boundary bin of each group
+    active = (share > 0) & (total > 0) & (b < _NBIN)
+    below = torch.where(active & (b > 0), cum.gather(1, (b - 1).clamp(min=0)[:, None])[:, 0], 0.0)
+    b = torch.where(active, b, -1)
+    bins = torch.arange(_NBIN, device=dev)
+    # the entries of the boundary bins (bin 0 also holds the zeros: never at the boundary)
+    at_b = bins == b[:, None]
+    at_b[:, 0] &= hist[:, 0] > 0
+    zfix = bool(at_b[:, 0].any())
+    res = at_b.view(-1).index_select(0, code).view(n, m)
+    if zfix:
+        res &= r != 0
+    dropped = below
+    flat = res.view(-1).nonzero()[:, 0]                            # (K,) row-major
+    if flat.numel():
+        flat, dropped = _resolve_boundary(flat, r32, r64, m, g_n, below, budget)
+    # per (group, bin) scale: 0 below the boundary, else the lambda factor (or 1)
+    factor = (_lambda_factor(total, dropped) if rescale else torch.ones_like(total)).to(r.dtype)
+    lut = torch.where(bins < b[:, None], 0.0, factor[:, None])
+    lut[:, 0] = torch.where(hist[:, 0] > 0, lut[:, 0], factor)    # bin 0 holds the zeros (keep them)
+    zfix |= bool((lut[:, 0] == 0).any())
+    sc = lut.view(-1).index_select(0, code).view(n, m)
+    if zfix:                              # non-zero entries of bin 0 dropped or at the boundary
+        sc.masked_fill_(r == 0, 1.0)
+    sc.view(-1)[flat] = 0                 # dropped entries of the boundary bins
+    keep = sc.bool()
+    return keep, (sc.mul_(r) if rescale else None)
 
 
 class MassPrune(Pruning):
@@ -249,7 +367,19 @@ class MassPrune(Pruning):
 
     def keep_mask(self, r, value):
         p = float(value)
-        return ~_mass_drop_signed(r, p, self._pneg(p))
+        return _mass_prune(r, p, self._pneg(p))[0]
+
+    def apply(self, R, value, ctx=None):
+        shape = R.shape
+        r = R.reshape(shape[0], -1)
+        if self.is_noop(value, r.shape[1]):
+            return R, None
+        p = float(value)
+        lam = self.redistribute == "lambda"    # the lambda factors come with the selection
+        keep, out = _mass_prune(r, p, self._pneg(p), rescale=lam)
+        if not lam:
+            out = r * keep
+        return out.reshape(shape), keep.reshape(shape)
 
 
 class TopK(Pruning):
