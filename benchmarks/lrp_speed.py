@@ -50,19 +50,32 @@ def _sync():
 
 
 def _time_all(fns, repeats):
-    """Best-of-``repeats`` wall time of each function; the repeats are interleaved across
-    the functions so that load changes on a shared machine hit all methods alike."""
+    """Wall times of each function over ``repeats`` interleaved rounds (one call of every
+    function per round, so load changes on a shared machine hit all methods alike).
+
+    Returns ``{label: [seconds per round]}``."""
     for fn in fns.values():
         fn()  # warm-up
-    times = {k: float("inf") for k in fns}
+    times = {k: [] for k in fns}
     for _ in range(repeats):
         for k, fn in fns.items():
             _sync()
             t0 = time.perf_counter()
             fn()
             _sync()
-            times[k] = min(times[k], time.perf_counter() - t0)
+            times[k].append(time.perf_counter() - t0)
     return times
+
+
+def _median(v):
+    v = sorted(v)
+    n = len(v)
+    return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
+
+
+def _ratio(times, num, den):
+    """Median over rounds of the per-round ratio ``times[num] / times[den]``."""
+    return _median([a / b for a, b in zip(times[num], times[den])])
 
 
 def main():
@@ -70,7 +83,7 @@ def main():
     ap.add_argument("--n", type=int, default=256, help="sequences per batch")
     ap.add_argument("--length", type=int, default=1000, help="sequence length")
     ap.add_argument("--width", type=float, default=0.5, help="channel width factor (1.0 = DeepSEA)")
-    ap.add_argument("--repeats", type=int, default=2, help="timed repeats (best is reported)")
+    ap.add_argument("--repeats", type=int, default=5, help="timed interleaved rounds (medians are reported)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave default)")
     args = ap.parse_args()
@@ -116,14 +129,13 @@ def main():
         e = LRP(model, composite="best-practice", pruning=pr, device=dev)
         fns[f"LRP best-practice + {label}"] = lambda e=e: e.attribute(X, target=target)
     times = _time_all(fns, args.repeats)
-    t_grad = times["gradient x input"]
-    t_bp = times["LRP best-practice"]
     print(f"DeepSEA-like (width {args.width}), N={args.n}, L={args.length}, device={dev}, "
-          f"threads={torch.get_num_threads()}, best of {args.repeats} interleaved repeats")
+          f"threads={torch.get_num_threads()}, {args.repeats} interleaved rounds; seq/s from the median "
+          f"round, ratios the median of the per-round ratios")
     print(f"{'method':45s} {'seq/s':>10s} {'x grad*in':>10s} {'x unpruned':>11s}")
     for label, t in times.items():
-        rel = f"{t_bp / t:11.2f}" if "+" in label else f"{'':11s}"
-        print(f"{label:45s} {args.n / t:10.1f} {t_grad / t:10.2f} {rel}")
+        rel = f"{_ratio(times, 'LRP best-practice', label):11.2f}" if "+" in label else f"{'':11s}"
+        print(f"{label:45s} {args.n / _median(t):10.1f} {_ratio(times, 'gradient x input', label):10.2f} {rel}")
 
 
 if __name__ == "__main__":
