@@ -161,3 +161,35 @@ def test_rule_defaults_match_zennit():
     ab = AlphaBeta()
     assert (ab.alpha, ab.beta) == (2.0, 1.0)
     assert ZPlus().stabilizer == 1e-6
+
+
+@pytest.mark.parametrize("layer_name", list(LAYERS))
+@pytest.mark.parametrize("rule", [Gamma(), Gamma(1.0), Epsilon(), ZPlus()], ids=repr)
+def test_rule_after_relu_matches_matrix_reference(layer_name, rule):
+    """A ReLU after the layer zeroes the relevance of every negative output (gamma then
+    skips its negative-output branch): the result still equals the matrix reference."""
+    torch.manual_seed(hash(("relu", layer_name, repr(rule))) % 2 ** 31)
+    layer = LAYERS[layer_name]().double()
+    with torch.no_grad():
+        layer.bias.normal_(0, 0.5)
+    in_shape = IN_SHAPES[layer_name]
+    x = torch.randn((3,) + in_shape, dtype=D).clamp(min=0)
+    model = nn.Sequential(layer, nn.ReLU()).eval()
+    with torch.no_grad():
+        out = layer(x)
+        C = torch.randn_like(out[0])
+    assert bool((out < 0).any()) and bool((out > 0).any())
+    comp = Composite(layer_map={(nn.Conv1d, nn.Linear): rule})
+    R = sl.lrp(model, x, target=lambda o: (o * C).reshape(o.shape[0], -1).sum(1), composite=comp)
+    A = _dense_matrix(layer, in_shape)
+    ones_layer = LAYERS[layer_name]().double()
+    with torch.no_grad():
+        ones_layer.load_state_dict(layer.state_dict())
+        ones_layer.weight.fill_(1.0)
+    A1 = (_dense_matrix(ones_layer, in_shape) != 0).double()
+    b = layer.bias.detach() if layer_name == "linear" else layer.bias.detach()[:, None].expand(out.shape[1:]).reshape(-1)
+    for n in range(x.shape[0]):
+        Rj = (out[n].clamp(min=0) * C).reshape(-1)
+        ref = _reference(rule, A, A1, b, x[n].reshape(-1), Rj).reshape(in_shape)
+        scale = ref.abs().max().clamp(min=1e-12).item()
+        assert torch.allclose(R[n], ref, rtol=1e-5, atol=1e-5 * float(scale)), (n, (R[n] - ref).abs().max())
