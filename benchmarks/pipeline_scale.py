@@ -15,7 +15,7 @@ under 2 GB, set by the batch size, not by the shard or genome size), and the
 size of the merged attributions sparse vs dense.
 
     python benchmarks/pipeline_scale.py --n 2000            # a quick run (minutes)
-    python benchmarks/pipeline_scale.py                     # 100,000 windows (hours on 2 cores)
+    python benchmarks/pipeline_scale.py                     # 100,000 windows (about 75 minutes on 2 cores)
 
 ``--snakemake`` runs the same steps through ``snakemake -c THREADS`` instead
 (peak RSS is then that of the largest job, snakemake included).
