@@ -101,6 +101,21 @@ LAYERS = {
 IN_SHAPES = {"conv_valid": (3, 9), "conv_same_dil": (3, 9), "conv_stride_groups": (4, 10), "linear": (7,)}
 
 
+def _layer_matrices(layer_name, layer, in_shape, out_shape):
+    """The layer as a dense matrix ``A`` (outputs x inputs), its connectivity ``A1`` (1 where
+    an input reaches an output) and the bias per flattened output."""
+    A = _dense_matrix(layer, in_shape)
+    ones_layer = LAYERS[layer_name]().double()
+    with torch.no_grad():
+        ones_layer.load_state_dict(layer.state_dict())
+        ones_layer.weight.fill_(1.0)
+    A1 = (_dense_matrix(ones_layer, in_shape) != 0).double()
+    b = layer.bias.detach()
+    if layer_name != "linear":
+        b = b[:, None].expand(tuple(out_shape)).reshape(-1)
+    return A, A1, b
+
+
 @pytest.mark.parametrize("layer_name", list(LAYERS))
 @pytest.mark.parametrize("rule", RULES, ids=repr)
 @pytest.mark.parametrize("signed_input", [False, True], ids=["x>=0", "x signed"])
@@ -121,18 +136,9 @@ def test_rule_matches_matrix_reference(layer_name, rule, signed_input):
     R = sl.lrp(model, x, target=lambda out: (out * C).reshape(out.shape[0], -1).sum(1), composite=comp)
     assert R.shape == x.shape and R.dtype == x.dtype
 
-    A = _dense_matrix(layer, in_shape)
-    ones_layer = LAYERS[layer_name]().double()
-    with torch.no_grad():
-        ones_layer.load_state_dict(layer.state_dict())
-        ones_layer.weight.fill_(1.0)
-    A1 = (_dense_matrix(ones_layer, in_shape) != 0).double()
     with torch.no_grad():
         out = model(x)
-    if layer_name == "linear":
-        b = layer.bias.detach()
-    else:
-        b = layer.bias.detach()[:, None].expand(out.shape[1:]).reshape(-1)
+    A, A1, b = _layer_matrices(layer_name, layer, in_shape, out.shape[1:])
     for n in range(N):
         Rj = (out[n] * C).reshape(-1)
         ref = _reference(rule, A, A1, b, x[n].reshape(-1), Rj).reshape(in_shape)
@@ -181,13 +187,7 @@ def test_rule_after_relu_matches_matrix_reference(layer_name, rule):
     assert bool((out < 0).any()) and bool((out > 0).any())
     comp = Composite(layer_map={(nn.Conv1d, nn.Linear): rule})
     R = sl.lrp(model, x, target=lambda o: (o * C).reshape(o.shape[0], -1).sum(1), composite=comp)
-    A = _dense_matrix(layer, in_shape)
-    ones_layer = LAYERS[layer_name]().double()
-    with torch.no_grad():
-        ones_layer.load_state_dict(layer.state_dict())
-        ones_layer.weight.fill_(1.0)
-    A1 = (_dense_matrix(ones_layer, in_shape) != 0).double()
-    b = layer.bias.detach() if layer_name == "linear" else layer.bias.detach()[:, None].expand(out.shape[1:]).reshape(-1)
+    A, A1, b = _layer_matrices(layer_name, layer, in_shape, out.shape[1:])
     for n in range(x.shape[0]):
         Rj = (out[n].clamp(min=0) * C).reshape(-1)
         ref = _reference(rule, A, A1, b, x[n].reshape(-1), Rj).reshape(in_shape)

@@ -17,6 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sparselrp import pipeline as slp
+
+from pipeline_helpers import assert_rel_close, load_attr, run_sparselrp
 from sparselrp.cli import main
 from sparselrp.cli.merge import concat_npz
 
@@ -291,14 +293,6 @@ ATTR_ARGS = ["--target", "0", "--composite", "best-practice", "--batch-size", "1
              "--sparse", "--prune-mass", "0.5"]
 
 
-def _sparselrp(*args, cwd=None):
-    exe = VENV_BIN / "sparselrp"
-    res = subprocess.run([str(exe) if exe.exists() else "sparselrp", *map(str, args)], cwd=cwd,
-                         capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stdout + res.stderr
-    return res
-
-
 def _snakemake(workdir, snakefile, *args, check=True):
     env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     res = subprocess.run([SNAKEMAKE, "-s", str(snakefile), *map(str, args)], cwd=workdir, env=env,
@@ -312,18 +306,6 @@ def _ctcf_config(path, **extra):
     cfg = {"shards": 3, "merge": {"dense": True}, "attribute": {"batch_size": 128, "device": "cpu"}}
     cfg.update(extra)
     return _write_config(path, **cfg)
-
-
-def _load_attr(path):
-    from sparselrp.io.attributions import load_attributions
-
-    return load_attributions(path).numpy()
-
-
-def _assert_rel_close(a, b, rel=1e-6):
-    assert a.shape == b.shape
-    scale = max(float(np.abs(b).max()), 1e-30)
-    np.testing.assert_allclose(a, b, rtol=rel, atol=rel * scale)
 
 
 def _outputs_signature(results):
@@ -383,18 +365,18 @@ def test_pipeline_ctcf_fasta_equals_unsharded_run(ctcf_run):
         assert (res / rel).is_file(), rel
     assert (res / "logs" / "attribute" / "0002.log").is_file()
     # the same data and model through one unsharded encode + attribute
-    fasta = _sparselrp("data-path", "ctcf_peaks_fasta").stdout.strip()
-    model = _sparselrp("model-path", "ctcf").stdout.strip()
-    _sparselrp("encode", fasta, "-o", work / "single_ohe.npz")
-    _sparselrp("attribute", "-m", model, "-s", work / "single_ohe.npz", "-o", work / "single_attr.npz", *ATTR_ARGS)
+    fasta = run_sparselrp("data-path", "ctcf_peaks_fasta").stdout.strip()
+    model = run_sparselrp("model-path", "ctcf").stdout.strip()
+    run_sparselrp("encode", fasta, "-o", work / "single_ohe.npz")
+    run_sparselrp("attribute", "-m", model, "-s", work / "single_ohe.npz", "-o", work / "single_attr.npz", *ATTR_ARGS)
     with np.load(work / "single_ohe.npz") as a, np.load(res / "onehot.npz") as b:
         np.testing.assert_array_equal(a["arr_0"], b["arr_0"])
-    single = _load_attr(work / "single_attr.npz")
+    single = load_attr(work / "single_attr.npz")
     assert single.shape == (500, 4, 200) and np.count_nonzero(single) > 0
-    _assert_rel_close(_load_attr(res / "attributions.npz"), single)
+    assert_rel_close(load_attr(res / "attributions.npz"), single)
     with np.load(res / "attributions.dense.npz") as d:  # TF-MoDISco's input
         assert d.files == ["arr_0"]
-        _assert_rel_close(d["arr_0"], single)
+        assert_rel_close(d["arr_0"], single)
 
 
 @pytest.mark.slow
@@ -435,7 +417,7 @@ def test_pipeline_bed_genome_windows_with_tracks(tmp_path):
 
     from sparselrp.io.onehot import load_onehot
 
-    genome = _sparselrp("data-path", "chr17_fasta").stdout.strip()
+    genome = run_sparselrp("data-path", "chr17_fasta").stdout.strip()
     bed = tmp_path / "windows.bed"
     bed.write_text("".join(f"chr17\t{s}\t{s + 200}\tw{i}\t0\t{'+-'[i % 2]}\n"
                            for i, s in enumerate(range(0, 40000 - 200 + 1, 250))))
@@ -447,13 +429,13 @@ def test_pipeline_bed_genome_windows_with_tracks(tmp_path):
     res = tmp_path / "results"
     assert (res / "report.html").is_file()
     ohe = load_onehot(res / "onehot.npz")
-    R = _load_attr(res / "attributions.npz")
+    R = load_attr(res / "attributions.npz")
     assert R.shape == (160, 4, 200)
     # one unsharded run gives the same attributions
-    _sparselrp("encode", "--bed", bed, "--genome", genome, "--length", "200", "-o", tmp_path / "s_ohe.npz")
-    _sparselrp("attribute", "-m", _sparselrp("model-path", "ctcf").stdout.strip(), "-s", tmp_path / "s_ohe.npz",
+    run_sparselrp("encode", "--bed", bed, "--genome", genome, "--length", "200", "-o", tmp_path / "s_ohe.npz")
+    run_sparselrp("attribute", "-m", run_sparselrp("model-path", "ctcf").stdout.strip(), "-s", tmp_path / "s_ohe.npz",
                "-o", tmp_path / "s_attr.npz", *ATTR_ARGS)
-    _assert_rel_close(R, _load_attr(tmp_path / "s_attr.npz"))
+    assert_rel_close(R, load_attr(tmp_path / "s_attr.npz"))
     # bigWig: per-position sums at genome coordinates (minus-strand windows run backwards)
     want = np.zeros(40000)
     strand = np.asarray(ohe.coords["strand"]).astype(str)

@@ -24,6 +24,8 @@ import yaml
 
 from sparselrp import pipeline as slp
 
+from pipeline_helpers import assert_rel_close, load_attr, run_sparselrp
+
 HERE = Path(__file__).resolve().parent
 FAKE_SLURM = HERE / "fake_slurm"
 VENV_BIN = Path(sys.executable).parent
@@ -55,26 +57,6 @@ def _env(state):
                # the profile's partition is not the cluster default: sbatch must be given -p main
                FAKE_SLURM_PARTITIONS="debug*,main")
     return env
-
-
-def _sparselrp(*args):
-    exe = VENV_BIN / "sparselrp"
-    res = subprocess.run([str(exe) if exe.exists() else "sparselrp", *map(str, args)],
-                         capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stdout + res.stderr
-    return res
-
-
-def _load_attr(path):
-    from sparselrp.io.attributions import load_attributions
-
-    return load_attributions(path).numpy()
-
-
-def _assert_rel_close(a, b, rel=1e-6):
-    assert a.shape == b.shape
-    scale = max(float(np.abs(b).max()), 1e-30)
-    np.testing.assert_allclose(a, b, rtol=rel, atol=rel * scale)
 
 
 def _fake_jobs(state):
@@ -184,14 +166,14 @@ def test_slurm_profile_runs_workflow(tmp_path):
         assert (results / rel).is_file(), rel
 
     # the same data through one unsharded encode + attribute
-    model = _sparselrp("model-path", "ctcf").stdout.strip()
-    _sparselrp("encode", fasta, "-o", work / "single_ohe.npz")
-    _sparselrp("attribute", "-m", model, "-s", work / "single_ohe.npz", "-o", work / "single_attr.npz", *ATTR_ARGS)
-    single = _load_attr(work / "single_attr.npz")
+    model = run_sparselrp("model-path", "ctcf").stdout.strip()
+    run_sparselrp("encode", fasta, "-o", work / "single_ohe.npz")
+    run_sparselrp("attribute", "-m", model, "-s", work / "single_ohe.npz", "-o", work / "single_attr.npz", *ATTR_ARGS)
+    single = load_attr(work / "single_attr.npz")
     assert single.shape == (N_RECORDS, 4, 200) and np.count_nonzero(single) > 0
-    _assert_rel_close(_load_attr(results / "attributions.npz"), single)
+    assert_rel_close(load_attr(results / "attributions.npz"), single)
     with np.load(results / "attributions.dense.npz") as d:
-        _assert_rel_close(d["arr_0"], single)
+        assert_rel_close(d["arr_0"], single)
 
     # one sbatch per rule instance, each with the resources the config (or the profile's defaults) declare
     jobs = _fake_jobs(state)

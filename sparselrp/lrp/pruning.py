@@ -75,7 +75,12 @@ class Pruning:
     def check_value(self, value):
         raise NotImplementedError
 
-    def apply(self, R, value, ctx=None):
+    def select(self, r, value, rescale):
+        """Keep mask ``(N, M)`` of ``r`` ``(N, M)`` and, where the strategy computes it with
+        the selection, the lambda-rescaled relevance (else ``None``)."""
+        return self.keep_mask(r, value), None
+
+    def apply(self, R, value):
         """Prune one tensor's relevance.
 
         Parameters
@@ -95,11 +100,10 @@ class Pruning:
         r = R.reshape(shape[0], -1)
         if self.is_noop(value, r.shape[1]):
             return R, None
-        keep = self.keep_mask(r, value)
-        if self.redistribute == "lambda":
-            out = lambda_redistribute(r, keep)
-        else:
-            out = r * keep
+        lam = self.redistribute == "lambda"
+        keep, out = self.select(r, value, lam)
+        if out is None:
+            out = lambda_redistribute(r, keep) if lam else r * keep
         return out.reshape(shape), keep.reshape(shape)
 
 
@@ -369,17 +373,10 @@ class MassPrune(Pruning):
         p = float(value)
         return _mass_prune(r, p, self._pneg(p))[0]
 
-    def apply(self, R, value, ctx=None):
-        shape = R.shape
-        r = R.reshape(shape[0], -1)
-        if self.is_noop(value, r.shape[1]):
-            return R, None
+    def select(self, r, value, rescale):
+        # the lambda factors come with the selection
         p = float(value)
-        lam = self.redistribute == "lambda"    # the lambda factors come with the selection
-        keep, out = _mass_prune(r, p, self._pneg(p), rescale=lam)
-        if not lam:
-            out = r * keep
-        return out.reshape(shape), keep.reshape(shape)
+        return _mass_prune(r, p, self._pneg(p), rescale=rescale)
 
 
 class TopK(Pruning):
