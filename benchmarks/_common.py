@@ -533,11 +533,12 @@ def quality_row(method, R, X, mask, model, target, seconds, f=None, aopc_kwargs=
 
 
 def evaluate_methods(method_list, model, X, mask, target=0, batch_size=64, device="cpu", conservation=False,
-                     aopc_kwargs=None, log=print):
+                     aopc_kwargs=None, extra=None, log=print):
     """Run every method on ``X`` (N, 4, L) and measure it against ``mask`` (N, L).
 
     Returns a list of dicts (see :func:`quality_row`), one per method; a method that
-    is unavailable or fails gets a ``note`` instead of figures.
+    is unavailable or fails gets a ``note`` instead of figures. ``extra(R) -> dict``,
+    if given, adds columns computed from each method's attributions ``R`` (n, 4, L).
     """
     f = None
     if conservation:
@@ -567,6 +568,8 @@ def evaluate_methods(method_list, model, X, mask, target=0, batch_size=64, devic
         row = quality_row(m.label, R, X[:n], mask[:n], model, target, sec, f=None if f is None else f[:n],
                           aopc_kwargs=aopc_kwargs)
         row.update(key=m.key, pruned=m.pruned, family=m.family)
+        if extra is not None:
+            row.update(extra(R))
         rows.append(row)
         log(f"# {m.label}: " + ", ".join(f"{k} {fmt(v)}" for k, v in row.items()
                                          if k in ("seconds", "gini", "rma", "auprc", "aopc")))

@@ -42,6 +42,66 @@ def method_grid(ks, ps):
     return out
 
 
+def instance_table(sim, idx):
+    """The relevant planted instances of the explained sequences: (row, start, end, motif name) arrays."""
+    pos = {int(s): i for i, s in enumerate(idx.tolist())}
+    hits = [(pos[i.seq], i.start, i.end, i.motif_name) for i in sim.instances if i.relevant and i.seq in pos]
+    rows, starts, ends, names = zip(*hits)
+    return torch.tensor(rows), torch.tensor(starts), torch.tensor(ends), list(names)
+
+
+def motif_kept(instances):
+    """``extra`` column maker: share of each relevant motif's instances left with any non-zero relevance.
+
+    A pruned map can drop a motif entirely; its positions then tie with the zeroed
+    background, which is what costs AUPRC.
+    """
+    rows, starts, ends, names = instances
+
+    def columns(R):
+        nz = (R.sum(1) != 0).to(torch.int64)  # (N, L)
+        csum = torch.nn.functional.pad(nz.cumsum(1), (1, 0))
+        keep = (csum[rows, ends] - csum[rows, starts]) > 0
+        out = {}
+        for name in sorted(set(names)):
+            sel = torch.tensor([n == name for n in names])
+            out[f"kept_{name}"] = float(keep[sel].float().mean())
+        return out
+
+    return columns
+
+
+def filter_split(model, X, sim, idx, layers):
+    """SmallCNN only: the positive relevance of the pooled filters, grouped by what each filter's maximum lies on.
+
+    With global max pooling each filter's relevance comes from one window (its
+    maximum); this counts, per sequence, how many filters with positive relevance
+    sit on each relevant motif (or on the background) and how much they carry.
+    """
+    conv = model.body[0]
+    width = conv.kernel_size[0]
+    with torch.no_grad():
+        first = conv(X).argmax(-1)  # (N, F) start of each filter's maximum window
+    R = layers["body.4"]  # (N, F) relevance of the pooled filters
+    label = torch.zeros_like(first)  # 0 = background, 1.. = motif index
+    motif_names = sorted({i.motif_name for i in sim.instances if i.relevant})
+    rows, starts, ends, names = instance_table(sim, idx)
+    for r, s, e, n in zip(rows.tolist(), starts.tolist(), ends.tolist(), names):
+        on = (first[r] + width > s) & (first[r] < e)
+        label[r, on] = motif_names.index(n) + 1
+    total = R.clamp(min=0).sum(1)
+    out = []
+    for k, name in enumerate(["background"] + motif_names):
+        sel = (label == k) & (R > 0)
+        count = sel.sum(1).float()
+        mass = (R.clamp(min=0) * sel).sum(1)
+        share = mass / total
+        per_filter = (share / count.clamp(min=1))[count > 0]
+        out.append([name, float(count.mean()), float(share.mean()), float(per_filter.mean())])
+    return C.table(["maximum on", "filters with R > 0 (mean per sequence)", "share of positive R",
+                    "share per such filter"], out)
+
+
 def layer_sparsity(model, X, prunings, batch_size, device):
     """Share of exact zeros in each explained layer's input relevance, per pruning setting."""
     headers, rows = None, []
@@ -96,15 +156,25 @@ def main(argv=None):
           f"{meta.get('val_auroc', 'n/a')}; explained: {len(idx)} held-out positives; reference: planted CTCF + "
           f"SPI1 positions ({mask.float().mean():.3f} of positions); AOPC: {args.steps} steps of 1 % of L "
           "replaced by all-zero (N) columns\n")
+    instances = instance_table(sim, idx)
     rows = C.evaluate_methods(method_grid(args.k, args.p), model, X, mask, batch_size=args.batch_size, device=device,
                               conservation=True, aopc_kwargs=dict(steps=args.steps, step_size=0.01,
-                                                                  background="zeros"), log=log)
-    print(C.quality_table(rows))
+                                                                  background="zeros"),
+                              extra=motif_kept(instances), log=log)
+    kept = sorted(k for k in rows[0] if k.startswith("kept_"))
+    print(C.quality_table(rows, C.QUALITY_COLUMNS[:-1] + [(k, k[5:] + " kept") for k in kept] + [("note", "note")]))
+    print("\n(\"X kept\": share of the relevant planted X instances left with any non-zero relevance)")
 
     print("\n### per-layer sparsity: share of zero units in each explained layer's input relevance\n")
     settings = [("LRP best-practice", None)] + [(f"TopK({k:g})", TopK(k)) for k in args.k] + \
         [(f"MassPrune({p:g})", MassPrune(p)) for p in args.p]
     print(layer_sparsity(model, X[:min(len(X), 64)], settings, args.batch_size, device))
+    if args.arch == "small_cnn":
+        print("\n### LRP best-practice: positive relevance of the pooled filters, by what each filter's maximum "
+              "lies on\n")
+        _, layers = C.lrp(model, X.to(device), target=0, batch_size=args.batch_size, device=device,
+                          return_layers=True)
+        print(filter_split(model, X, sim, idx, {k: v.cpu() for k, v in layers.items()}))
 
     by = {r["key"]: r for r in rows if "gini" in r}
     print("\n### target (issue 4): default setting, best-practice + MassPrune(0.5) + lambda\n")

@@ -106,6 +106,7 @@ def test_plrp_vs_lrp_script_runs():
     assert "MassPrune(0.5, lambda)" in out and "MassPrune(0.5, matrix)" in out and "TopK(0.05)" in out
     assert "per-layer sparsity" in out
     assert "input Gini" in out and ("PASS" in out or "MISS" in out)
+    assert "CTCF kept" in out and "by what each filter's maximum lies on" in out
 
 
 def test_captum_lrp_runner_agrees_with_sparselrp_epsilon_over_several_batches():
@@ -117,3 +118,18 @@ def test_captum_lrp_runner_agrees_with_sparselrp_epsilon_over_several_batches():
     R = C.lrp(model, X, target=0, composite="epsilon", device="cpu")
     assert float(R.abs().max()) > 0
     torch.testing.assert_close(R_captum, R, rtol=1e-4, atol=1e-5)
+
+
+def test_motif_kept_counts_instances_left_with_any_nonzero_relevance():
+    import plrp_vs_lrp as P
+
+    # three relevant instances: CTCF on rows 0 and 1, SPI1 on row 1
+    instances = (torch.tensor([0, 1, 1]), torch.tensor([2, 0, 6]), torch.tensor([5, 3, 9]), ["CTCF", "CTCF", "SPI1"])
+    R = torch.zeros(2, 4, 10)
+    R[0, 1, 4] = 0.5  # inside row 0's CTCF (positions 2-4)
+    R[1, 0, 3] = 1.0  # just past row 1's CTCF (positions 0-2, end exclusive)
+    R[1, 2, 7], R[1, 3, 7] = 1.0, -1.0  # cancels in the per-position sum: SPI1 has no relevance
+    cols = P.motif_kept(instances)(R)
+    assert cols == {"kept_CTCF": 0.5, "kept_SPI1": 0.0}
+    R[1, 3, 7] = 0.0
+    assert P.motif_kept(instances)(R) == {"kept_CTCF": 0.5, "kept_SPI1": 1.0}
