@@ -148,30 +148,6 @@ _SHIFT = 20
 _NBIN = 1 << 11      # magnitude bins per sign; bins are ordered like the magnitudes
 
 
-def _mass_drop_sort(v, p):
-    """Reference drop mask for non-negative ``v`` ``(N, M)`` by a full stable sort, cumulative
-    sums in float64 (see :func:`_mass_drop`)."""
-    vals, idx = torch.sort(v, dim=1, stable=True)
-    cs = torch.cumsum(vals, dim=1, dtype=torch.float64)
-    drop_sorted = (cs <= p * cs[:, -1:]) & (vals > 0)
-    drop = torch.zeros_like(drop_sorted)
-    drop.scatter_(1, idx, drop_sorted)
-    return drop
-
-
-def _mass_drop(v, p):
-    """Drop mask ``(N, M)`` for non-negative ``v`` ``(N, M)``: the longest prefix of the positive
-    entries in ascending order (ties: lower index first) whose cumulative sum is at most
-    ``p`` times the row total."""
-    return ~_mass_prune(v, p, 0.0)[0]
-
-
-def _mass_drop_signed(r, p, p_neg):
-    """Drop mask ``(N, M)`` for signed ``r`` ``(N, M)``: :func:`_mass_drop` on the positive part
-    with ``p`` and on the magnitude of the negative part with ``p_neg``."""
-    return ~_mass_prune(r, p, p_neg)[0]
-
-
 def _mass_prune(r, p, p_neg, rescale=False):
     """Mass pruning of both signs at once.
 
