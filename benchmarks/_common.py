@@ -112,15 +112,16 @@ def _freeze(model):
     return model
 
 
-def cached_model(key, build, cache=DEFAULT_CACHE, log=print):
+def cached_model(key, build, cache=DEFAULT_CACHE, log=print, template=None):
     """Load the model directory ``cache/key`` or make it with ``build() -> (model, metadata)``.
 
     Returns ``(model, directory, metadata)``; the model is in eval mode with frozen
-    parameters.
+    parameters. ``template() -> nn.Module`` builds the architecture of a model that is
+    not in the zoo, for loading its cached weights.
     """
     directory = Path(cache) / key if cache else None
     if directory is not None and (directory / "config.json").exists():
-        model = sl.models.load(directory, device="cpu")
+        model = sl.models.load(directory, device="cpu", model=None if template is None else template())
         meta = model.sparselrp_config.get("metadata", {}) if hasattr(model, "sparselrp_config") else {}
         log(f"# model {key}: loaded from {directory}")
         return _freeze(model), directory, meta
@@ -180,9 +181,21 @@ def bpnet_model(cache=DEFAULT_CACHE, log=print):
     return cached_model("bpnet_random", build, cache, log)
 
 
+def two_conv_cnn(L=None):
+    """Two convolutions and global max pooling (not in the zoo): ``Conv1d(4, 64, 19) -> ReLU ->
+    MaxPool1d(4) -> Conv1d(64, 64, 5) -> ReLU -> AdaptiveMaxPool1d(1) -> Linear(32) -> ReLU ->
+    Dropout -> Linear(1)``; any length ``L >= 38``."""
+    return nn.Sequential(nn.Conv1d(4, 64, 19), nn.ReLU(), nn.MaxPool1d(4), nn.Conv1d(64, 64, 5), nn.ReLU(),
+                         nn.AdaptiveMaxPool1d(1), nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Dropout(0.1),
+                         nn.Linear(32, 1))
+
+
 PLANTED_ARCHS = {
     # the zoo's SmallCNN (one convolution, global max pooling, two dense layers)
     "small_cnn": lambda L: sl.models.ZOO["small_cnn"](seq_len=L),
+    # a second convolution on the pooled motif maps before the global max pooling, so that
+    # pruning acts on position-resolved relevance (the first convolution's output) too
+    "two_conv": two_conv_cnn,
     # a deeper, DeepSEA-shaped network (three convolutions, two max pools), so that
     # pruning acts on convolution inputs as well
     "deepsea": lambda L: sl.models.ZOO["deepsea"](n_targets=1, seq_len=L, channels=(64, 64, 64), hidden=32,
@@ -203,7 +216,7 @@ def planted_model(sim, epochs=25, arch="small_cnn", cache=DEFAULT_CACHE, log=pri
                     patience=4)
         return model, dict(trained=True, arch=arch, rule=PLANTED_RULE, **info)
 
-    return cached_model(key, build, cache, log)
+    return cached_model(key, build, cache, log, template=two_conv_cnn if arch == "two_conv" else None)
 
 
 def ctcf_model(cache=DEFAULT_CACHE, log=print):

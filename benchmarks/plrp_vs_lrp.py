@@ -3,9 +3,10 @@
 Sequences with JASPAR motifs planted at recorded positions (``sparselrp.simulate``):
 CTCF (MA0139) and SPI1 (MA0080) must both be present for label 1, GATA1 (MA0035) is
 a decoy planted at the same rate in both classes. A small CNN (zoo "small_cnn";
-``--arch deepsea`` for a deeper DeepSEA-shaped one) is trained on 70 % of the set;
-held-out positives are explained with gradient x input, LRP best-practice, TopK at
-several k and MassPrune (PLRP) with lambda and matrix redistribution at several p.
+``--arch two_conv`` for two convolutions, ``--arch deepsea`` for a DeepSEA-shaped one)
+is trained on 70 % of the set; held-out positives are explained with gradient x
+input, LRP best-practice, TopK at several k and MassPrune (PLRP) with lambda and
+matrix redistribution at several p.
 Table: Gini and share of zero positions (sparsity), relevance mass accuracy and
 AUPRC of |r| against the relevant motifs' positions, AOPC of most-relevant-first
 deletion (and of random deletion), conservation error |sum R - f| / |f|, and time.
@@ -119,7 +120,7 @@ def main(argv=None):
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     ap.add_argument("--arch", default="small_cnn", choices=sorted(C.PLANTED_ARCHS), help="model trained")
-    ap.add_argument("--n-sim", type=int, default=4000, help="planted-motif sequences (70 %% train)")
+    ap.add_argument("--n-sim", type=int, default=20000, help="planted-motif sequences (70 %% train)")
     ap.add_argument("--length", type=int, default=200, help="sequence length L")
     ap.add_argument("--epochs", type=int, default=25, help="training epochs")
     ap.add_argument("--n-eval", type=int, default=200, help="held-out positives explained")

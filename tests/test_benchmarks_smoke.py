@@ -133,3 +133,21 @@ def test_motif_kept_counts_instances_left_with_any_nonzero_relevance():
     assert cols == {"kept_CTCF": 0.5, "kept_SPI1": 0.0}
     R[1, 3, 7] = 0.0
     assert P.motif_kept(instances)(R) == {"kept_CTCF": 0.5, "kept_SPI1": 1.0}
+
+
+def test_cached_model_reloads_a_non_zoo_model_through_its_template(tmp_path):
+    torch.manual_seed(0)
+    built = []
+
+    def build():
+        built.append(1)
+        return C.two_conv_cnn(), dict(trained=False)
+
+    X = C.random_onehot(3, 120, seed=2)
+    first, directory, _ = C.cached_model("two_conv_test", build, cache=tmp_path, log=lambda m: None,
+                                         template=C.two_conv_cnn)
+    again, directory2, meta = C.cached_model("two_conv_test", build, cache=tmp_path, log=lambda m: None,
+                                             template=C.two_conv_cnn)
+    assert built == [1] and directory2 == directory and meta["trained"] is False
+    with torch.no_grad():
+        assert torch.equal(first(X), again(X))
