@@ -19,7 +19,6 @@ the same output removes.
 import contextlib
 import errno
 import json
-import math
 import os
 import re
 import shutil
@@ -31,6 +30,7 @@ import torch
 from ._atomic import _check_dir, atomic_path
 from .errors import InputFormatError
 from .io.attributions import AttributionWriter
+from .io.jsonfile import finite_json
 from .io.npz_stream import iter_npz_rows, npz_member_info
 
 __all__ = ["attribute_file", "clean_stale_temporaries"]
@@ -306,7 +306,7 @@ def attribute_file(model, ohe_path, out_path, *, target=0, composite="best-pract
             summary = _summary(totals, length, target, composite, pruning, acc if want_stats else None)
             if want_stats:
                 with open(tmp["stats"], "w", encoding="utf-8") as fh:
-                    json.dump(_jsonable(summary), fh, indent=2)
+                    json.dump(finite_json(summary), fh, indent=2)
                     fh.write("\n")
                     fh.flush()
                     os.fsync(fh.fileno())
@@ -364,11 +364,3 @@ def _slice_target(target, start, size):
     return target
 
 
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj

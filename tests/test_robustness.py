@@ -560,3 +560,14 @@ def test_sigterm_becomes_systemexit_and_cleans_up(env, tmp_path, monkeypatch):
     assert info.value.code == 143
     assert signal.getsignal(signal.SIGTERM) is before  # handler restored
     assert sorted(os.listdir(tmp_path)) == ["attr.npz"] and (tmp_path / "attr.npz").read_bytes() == OLD
+
+
+def test_finite_json_makes_strict_json_of_nan_inf_and_numpy_scalars():
+    from sparselrp.io.jsonfile import finite_json
+
+    value = {"a": float("nan"), 3: (np.float32(1.5), np.int64(2), float("-inf")),
+             "b": [{"c": np.float64("inf"), "d": "x", "e": None, "f": True}]}
+    out = finite_json(value)
+    assert out == {"a": None, "3": [1.5, 2, None], "b": [{"c": None, "d": "x", "e": None, "f": True}]}
+    assert type(out["3"][1]) is int
+    json.dumps(out, allow_nan=False)  # strict JSON: raises on any NaN or inf left

@@ -1,6 +1,10 @@
-"""Read a JSON file with one clear error line for a file that is not valid JSON."""
+"""JSON files: reading with one clear error line for a file that is not valid JSON, and
+making values strict JSON."""
 
 import json
+import math
+
+import numpy as np
 
 from ..errors import InputFormatError
 
@@ -38,3 +42,17 @@ def read_json(path, what=None):
         raise InputFormatError(f"{invalid}: {exc.msg} (column {exc.colno})", path, exc.lineno) from None
     except RecursionError:
         raise InputFormatError(f"{invalid}: nested too deeply", path) from None
+
+
+def finite_json(obj):
+    """``obj`` with every non-finite float (NaN, inf) replaced by ``None``, so that it dumps
+    as strict JSON; numpy scalars become Python numbers, dict keys strings, tuples lists."""
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {str(k): finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_json(v) for v in obj]
+    return obj

@@ -8,27 +8,15 @@ Layout::
 from __future__ import annotations
 
 import json
-import math
 
 from .._atomic import atomic_open
 from ..errors import InputFormatError
-from .jsonfile import read_json
+from .jsonfile import finite_json, read_json
 
 __all__ = ["write_motifs_json", "read_motifs_json"]
 
 FORMAT = "sparselrp-motifs"
 VERSION = 1
-
-
-def _clean(obj):
-    """Replace non-finite floats by None so the output is strict JSON."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
 
 
 def write_motifs_json(path, motifs, metadata=None):
@@ -50,7 +38,7 @@ def write_motifs_json(path, motifs, metadata=None):
     doc = {"format": FORMAT, "version": VERSION, "motifs": [m.to_dict() for m in motifs]}
     if metadata:
         doc["metadata"] = metadata
-    text = json.dumps(_clean(doc), indent=1, allow_nan=False)
+    text = json.dumps(finite_json(doc), indent=1, allow_nan=False)
     with atomic_open(path, "w", encoding="utf-8") as fh:
         fh.write(text + "\n")
 

@@ -22,6 +22,7 @@ from torch import nn
 
 from .._atomic import atomic_open
 from ..errors import InputFormatError
+from ..io.jsonfile import finite_json
 from .io import save
 from .zoo import get_architecture
 
@@ -321,19 +322,6 @@ def _read_labels(path, n, bed_path):
     return arr, names
 
 
-def _clean(value):
-    """JSON-safe copy: numpy scalars to Python, NaN/inf to None."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
-
-
 @dataclass
 class TrainingResult:
     """What :func:`train` returns.
@@ -517,7 +505,7 @@ def train(positives=None, negatives=None, shuffles=None, bed=None, genome=None, 
                       val_fraction=val_fraction, test_fraction=test_fraction, rc_augment=rc_augment,
                       shuffles=int(shuffles or 0), **split_info),
     )
-    metrics = _clean(metrics)
+    metrics = finite_json(metrics)
     model = model.eval()
     if out_dir is not None:
         save(model, out_dir, metadata=dict(tasks=metrics["tasks"], best_epoch=metrics["best_epoch"],
