@@ -122,6 +122,7 @@ def main(argv=None):
     ap.add_argument("--arch", default="small_cnn", choices=sorted(C.PLANTED_ARCHS), help="model trained")
     ap.add_argument("--n-sim", type=int, default=20000, help="planted-motif sequences (70 %% train)")
     ap.add_argument("--length", type=int, default=200, help="sequence length L")
+    ap.add_argument("--seed", type=int, default=1, help="seed of the simulated set (a new set trains a new model)")
     ap.add_argument("--epochs", type=int, default=25, help="training epochs")
     ap.add_argument("--n-eval", type=int, default=200, help="held-out positives explained")
     ap.add_argument("--batch-size", type=int, default=64)
@@ -144,7 +145,7 @@ def main(argv=None):
     print("## pruned LRP (PLRP) against LRP on planted motifs\n")
     print(f"machine: {C.machine_description(device)}")
     print(f"command: python benchmarks/{Path(__file__).name} {' '.join(sys.argv[1:] if argv is None else argv)}\n")
-    sim = C.planted_set(n=args.n_sim, length=args.length)
+    sim = C.planted_set(n=args.n_sim, length=args.length, seed=args.seed)
     model, _, meta = C.planted_model(sim, epochs=args.epochs, arch=args.arch,
                                      cache=None if args.quick else args.cache, log=log)
     model.to(device)
