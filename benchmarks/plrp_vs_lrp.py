@@ -47,8 +47,9 @@ def instance_table(sim, idx):
     """The relevant planted instances of the explained sequences: (row, start, end, motif name) arrays."""
     pos = {int(s): i for i, s in enumerate(idx.tolist())}
     hits = [(pos[i.seq], i.start, i.end, i.motif_name) for i in sim.instances if i.relevant and i.seq in pos]
-    rows, starts, ends, names = zip(*hits)
-    return torch.tensor(rows), torch.tensor(starts), torch.tensor(ends), list(names)
+    rows, starts, ends, names = zip(*hits) if hits else ((), (), (), ())
+    as_index = lambda v: torch.tensor(v, dtype=torch.int64)  # noqa: E731
+    return as_index(rows), as_index(starts), as_index(ends), list(names)
 
 
 def motif_kept(instances):
@@ -72,7 +73,7 @@ def motif_kept(instances):
     return columns
 
 
-def filter_split(model, X, sim, idx, layers):
+def filter_split(model, X, sim, idx, layers, device="cpu"):
     """SmallCNN only: the positive relevance of the pooled filters, grouped by what each filter's maximum lies on.
 
     With global max pooling each filter's relevance comes from one window (its
@@ -82,7 +83,7 @@ def filter_split(model, X, sim, idx, layers):
     conv = model.body[0]
     width = conv.kernel_size[0]
     with torch.no_grad():
-        first = conv(X).argmax(-1)  # (N, F) start of each filter's maximum window
+        first = conv(X.to(device)).argmax(-1).cpu()  # (N, F) start of each filter's maximum window
     R = layers["body.4"]  # (N, F) relevance of the pooled filters
     label = torch.zeros_like(first)  # 0 = background, 1.. = motif index
     motif_names = sorted({i.motif_name for i in sim.instances if i.relevant})
@@ -163,7 +164,7 @@ def main(argv=None):
                               conservation=True, aopc_kwargs=dict(steps=args.steps, step_size=0.01,
                                                                   background="zeros"),
                               extra=motif_kept(instances), log=log)
-    kept = sorted(k for k in rows[0] if k.startswith("kept_"))
+    kept = sorted({k for r in rows for k in r if k.startswith("kept_")})
     print(C.quality_table(rows, C.QUALITY_COLUMNS[:-1] + [(k, k[5:] + " kept") for k in kept] + [("note", "note")]))
     print("\n(\"X kept\": share of the relevant planted X instances left with any non-zero relevance)")
 
@@ -176,7 +177,7 @@ def main(argv=None):
               "lies on\n")
         _, layers = C.lrp(model, X.to(device), target=0, batch_size=args.batch_size, device=device,
                           return_layers=True)
-        print(filter_split(model, X, sim, idx, {k: v.cpu() for k, v in layers.items()}))
+        print(filter_split(model, X, sim, idx, {k: v.cpu() for k, v in layers.items()}, device))
 
     by = {r["key"]: r for r in rows if "gini" in r}
     print("\n### target (issue 4): default setting, best-practice + MassPrune(0.5) + lambda\n")

@@ -151,3 +151,14 @@ def test_cached_model_reloads_a_non_zoo_model_through_its_template(tmp_path):
     assert built == [1] and directory2 == directory and meta["trained"] is False
     with torch.no_grad():
         assert torch.equal(first(X), again(X))
+
+
+def test_instance_table_of_a_set_without_relevant_instances_is_empty():
+    import plrp_vs_lrp as P
+
+    class Sim:
+        instances = []
+
+    rows, starts, ends, names = P.instance_table(Sim(), torch.tensor([3, 5]))
+    assert rows.shape == starts.shape == ends.shape == (0,) and names == []
+    assert P.motif_kept((rows, starts, ends, names))(torch.ones(2, 4, 10)) == {}
