@@ -200,6 +200,9 @@ PLANTED_ARCHS = {
     # pruning acts on convolution inputs as well
     "deepsea": lambda L: sl.models.ZOO["deepsea"](n_targets=1, seq_len=L, channels=(64, 64, 64), hidden=32,
                                                   dropout=(0.1, 0.1)),
+    # Basset-shaped (BatchNorm after every layer, folded by the LRP engine), narrow
+    "basset": lambda L: sl.models.ZOO["basset"](n_targets=1, seq_len=L, channels=(64, 64, 64), hidden=(32,),
+                                                dropout=0.1),
 }
 
 

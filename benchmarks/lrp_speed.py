@@ -16,6 +16,7 @@ Usage::
 
 import argparse
 import time
+from statistics import median as _median
 
 import torch
 import torch.nn as nn
@@ -67,12 +68,6 @@ def _time_all(fns, repeats):
     return times
 
 
-def _median(v):
-    v = sorted(v)
-    n = len(v)
-    return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
-
-
 def _ratio(times, num, den):
     """Median over rounds of the per-round ratio ``times[num] / times[den]``."""
     return _median([a / b for a, b in zip(times[num], times[den])])
@@ -98,8 +93,8 @@ def main():
     X = torch.nn.functional.one_hot(idx, 4).permute(0, 2, 1).float().contiguous().to(dev)
     target = 0
 
-    def grad_x_input():
-        x = X.clone().requires_grad_(True)
+    def grad_x_input_on(Xb):
+        x = Xb.clone().requires_grad_(True)
         out = model(x)
         (g,) = torch.autograd.grad(out[:, target].sum(), x)
         return g * x.detach()
@@ -112,13 +107,7 @@ def main():
     def grad_x_input_steps():
         return torch.cat([grad_x_input_on(X[s:s + step]) for s in range(0, args.n, step)])
 
-    def grad_x_input_on(Xb):
-        x = Xb.clone().requires_grad_(True)
-        out = model(x)
-        (g,) = torch.autograd.grad(out[:, target].sum(), x)
-        return g * x.detach()
-
-    fns = {"gradient x input": grad_x_input,
+    fns = {"gradient x input": lambda: grad_x_input_on(X),
            f"gradient x input, steps of {step}": grad_x_input_steps,
            "sl.lrp best-practice (incl. capture)": lambda: sl.lrp(model, X, target=target, device=dev)}
     for comp in ("best-practice", "epsilon-plus", "epsilon", "epsilon-alpha2-beta1"):

@@ -3,7 +3,7 @@
 Sequences with JASPAR motifs planted at recorded positions (``sparselrp.simulate``):
 CTCF (MA0139) and SPI1 (MA0080) must both be present for label 1, GATA1 (MA0035) is
 a decoy planted at the same rate in both classes. A small CNN (zoo "small_cnn";
-``--arch two_conv`` for two convolutions, ``--arch deepsea`` for a DeepSEA-shaped one)
+``--arch two_conv`` for two convolutions, ``--arch deepsea`` or ``basset`` for deeper ones)
 is trained on 70 % of the set; held-out positives are explained with gradient x
 input, LRP best-practice, TopK at several k and MassPrune (PLRP) with lambda and
 matrix redistribution at several p.

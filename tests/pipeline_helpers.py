@@ -1,5 +1,6 @@
 """Helpers shared by the workflow tests (test_pipeline.py, test_slurm_profile.py)."""
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -7,6 +8,10 @@ from pathlib import Path
 import numpy as np
 
 VENV_BIN = Path(sys.executable).parent
+SNAKEMAKE = shutil.which("snakemake", path=str(VENV_BIN)) or shutil.which("snakemake")
+# `sparselrp attribute` arguments equal to what the workflow configs of the tests ask for
+ATTR_ARGS = ["--target", "0", "--composite", "best-practice", "--batch-size", "128", "--device", "cpu",
+             "--sparse", "--prune-mass", "0.5"]
 
 
 def run_sparselrp(*args, cwd=None):

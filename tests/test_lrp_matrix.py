@@ -28,7 +28,7 @@ def test_matrix_conserves_with_lrp0_on_bias_free_models(name, pruning):
         assert torch.allclose(info["input_sum"], f, **tol)
 
 
-def test_matrix_fallback_case_occurs_and_is_conserved():
+def test_matrix_fallback_case_occurs_and_is_conserved(monkeypatch):
     """The residual toy model has upper units whose inputs are all pruned at p = 0.9 (the
     fall-back path is exercised), and the per-layer readout keeps the output's total at
     every pruned layer."""
@@ -46,12 +46,9 @@ def test_matrix_fallback_case_occurs_and_is_conserved():
             seen.append(int((c.layer.forward((x * keep).abs(), W.abs(), None) == 0).sum()))
         return orig(self, g, R, keep, env, pending)
 
-    propagate.Engine._matrix = spy
-    try:
-        e = LRP(model, composite="zero", pruning=MassPrune(0.9, redistribute="matrix"))
-        R, layers = e.attribute(X, target=0, return_layers=True)
-    finally:
-        propagate.Engine._matrix = orig
+    monkeypatch.setattr(propagate.Engine, "_matrix", spy)
+    e = LRP(model, composite="zero", pruning=MassPrune(0.9, redistribute="matrix"))
+    R, layers = e.attribute(X, target=0, return_layers=True)
     assert max(seen) > 0
     f = model(X)[:, 0].detach()
     for name, Rl in layers.items():

@@ -70,9 +70,9 @@ def test_mass_prune_matches_slow_reference(n, m, p, seed, ties):
 @settings(max_examples=30, deadline=None)
 @given(st.integers(1, 3), st.sampled_from([0.1, 0.5, 0.8]), st.integers(0, 2 ** 31 - 1), st.booleans(),
        st.sampled_from(["heavy", "uniform", "sparse"]))
-def test_mass_prune_partial_sort_path_matches_full_sort(n, p, seed, ties, kind):
-    """Long rows use the topk path: same mask as the full sort up to float rounding at the cut
-    (the dropped mass fits the budget and no further entry would)."""
+def test_mass_prune_long_row_path_matches_full_sort(n, p, seed, ties, kind):
+    """Long rows use the histogram path: same mask as the full sort up to float rounding at
+    the cut (the dropped mass fits the budget and no further entry would)."""
     from sparselrp.lrp import pruning as P
     g = torch.Generator().manual_seed(seed)
     m = P.SORT_MAX + 3000

@@ -2,10 +2,8 @@
 
 import gzip
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,14 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sparselrp import pipeline as slp
-
-from pipeline_helpers import assert_rel_close, load_attr, run_sparselrp
 from sparselrp.cli import main
 from sparselrp.cli.merge import concat_npz
 
+from pipeline_helpers import ATTR_ARGS, SNAKEMAKE, VENV_BIN, assert_rel_close, load_attr, run_sparselrp
+
 ROOT = Path(__file__).resolve().parents[1]
-VENV_BIN = Path(sys.executable).parent
-SNAKEMAKE = shutil.which("snakemake", path=str(VENV_BIN)) or shutil.which("snakemake")
 CHR17_FA = slp.resolve_data("package:chr17_fasta")  # the shipped 40 kb of hg19 chr17
 
 
@@ -288,9 +284,6 @@ def test_dry_run_plans_every_step(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # end-to-end on the shipped real data (slow)
 # ---------------------------------------------------------------------------------------------
-
-ATTR_ARGS = ["--target", "0", "--composite", "best-practice", "--batch-size", "128", "--device", "cpu",
-             "--sparse", "--prune-mass", "0.5"]
 
 
 def _snakemake(workdir, snakefile, *args, check=True):

@@ -11,9 +11,7 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -24,12 +22,10 @@ import yaml
 
 from sparselrp import pipeline as slp
 
-from pipeline_helpers import assert_rel_close, load_attr, run_sparselrp
+from pipeline_helpers import ATTR_ARGS, SNAKEMAKE, VENV_BIN, assert_rel_close, load_attr, run_sparselrp
 
 HERE = Path(__file__).resolve().parent
 FAKE_SLURM = HERE / "fake_slurm"
-VENV_BIN = Path(sys.executable).parent
-SNAKEMAKE = shutil.which("snakemake", path=str(VENV_BIN)) or shutil.which("snakemake")
 HAVE_PLUGIN = importlib.util.find_spec("snakemake_executor_plugin_slurm") is not None
 HAVE_JOBSTEP = importlib.util.find_spec("snakemake_executor_plugin_slurm_jobstep") is not None
 
@@ -46,8 +42,6 @@ N_SHARDS = 2
 RESOURCES = {"default": {"threads": 1, "mem_mb": 1800, "runtime": 30},
              "attribute": {"threads": 2, "mem_mb": 3000, "runtime": 240},
              "encode": {"threads": 1, "mem_mb": 1500, "runtime": 7}}
-ATTR_ARGS = ["--target", "0", "--composite", "best-practice", "--batch-size", "128", "--device", "cpu",
-             "--sparse", "--prune-mass", "0.5"]
 
 
 def _env(state):

@@ -346,8 +346,7 @@ class MassPrune(Pruning):
         return float(value) == 0 and self._pneg(float(value)) == 0
 
     def keep_mask(self, r, value):
-        p = float(value)
-        return _mass_prune(r, p, self._pneg(p))[0]
+        return self.select(r, value, False)[0]
 
     def select(self, r, value, rescale):
         # the lambda factors come with the selection
