@@ -7,11 +7,15 @@ of the user's (``sparselrp pipeline --copy DIR``). The functions here are what
 the Snakefile calls at parse time: resolving ``package:NAME`` config values to
 files inside the installed package, counting the records of an input, and
 naming shards. :func:`shard_file` splits a BED or FASTA file into contiguous,
-deterministic shards (``sparselrp shard``).
+deterministic shards (``sparselrp shard``). :func:`check_workflow` checks a
+config, its inputs, the model and the optional dependencies before any job
+runs (the Snakefile calls it at parse time; ``sparselrp pipeline --check``
+calls it by hand, together with :func:`check_executor` for a profile).
 """
 
 import gzip
 import importlib
+import os
 import shutil
 from pathlib import Path
 
@@ -30,6 +34,10 @@ __all__ = [
     "shard_bounds",
     "shard_name",
     "shard_file",
+    "check_workflow",
+    "check_executor",
+    "profile_executor",
+    "EXECUTOR_PLUGINS",
 ]
 
 PACKAGE_PREFIX = "package:"
@@ -274,3 +282,217 @@ def shard_file(path, n_shards, outdir, fmt=None):
                                 break
                             dst.write(line if line.endswith("\n") else line + "\n")
     return paths
+
+
+# ---------------------------------------------------------------------------------------------
+# checks before any job runs
+# ---------------------------------------------------------------------------------------------
+
+#: executor name -> (module of its Snakemake plugin, pip package, commands it calls)
+EXECUTOR_PLUGINS = {
+    "slurm": ("snakemake_executor_plugin_slurm", "snakemake-executor-plugin-slurm", ("sbatch", "sacct", "sinfo")),
+    "lsf": ("snakemake_executor_plugin_lsf", "snakemake-executor-plugin-lsf", ("bsub", "bjobs")),
+    "cluster-generic": ("snakemake_executor_plugin_cluster_generic", "snakemake-executor-plugin-cluster-generic",
+                        ()),
+    "kubernetes": ("snakemake_executor_plugin_kubernetes", "snakemake-executor-plugin-kubernetes", ()),
+    "googlebatch": ("snakemake_executor_plugin_googlebatch", "snakemake-executor-plugin-googlebatch", ()),
+}
+
+
+def _first_line(exc):
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    filename = getattr(exc, "filename", None)
+    if isinstance(exc, OSError) and filename and str(filename) not in line:
+        line = f"{filename}: {line}"
+    return line
+
+
+def _importable(module):
+    """Whether ``module`` can be imported here (a broken install counts as missing)."""
+    try:
+        importlib.import_module(module)
+    except Exception:  # noqa: BLE001 - ImportError, or an extension that fails to load
+        return False
+    return True
+
+
+def _readable_file(spec, value, what, problems):
+    path = Path(value)
+    if not path.exists():
+        problems.append(f"{spec}: {value} does not exist; give the path of {what}")
+        return False
+    if path.is_dir():
+        problems.append(f"{spec}: {value} is a directory; give the path of {what}")
+        return False
+    if not os.access(path, os.R_OK):
+        problems.append(f"{spec}: {value} is not readable; fix its permissions")
+        return False
+    return True
+
+
+def check_workflow(config, load_model=True, index_genome=True):
+    """Check a workflow config, its inputs, the model and the optional dependencies.
+
+    Run by the Snakefile when it is parsed, before Snakemake schedules any job,
+    so that a run that would fail late (at the tracks step, say) stops at once.
+
+    Checks that the input FASTA or BED exists and is readable; that a BED input
+    has a genome FASTA and a window length, and that the genome has a readable
+    ``.fai`` index (built here once when missing, so the encode jobs do not race
+    to build it); that ``tracks.chrom_sizes`` exists; that the model directory
+    loads (``model: train`` excepted); that pyBigWig imports when bigWig tracks
+    are asked for; that ``attribute.topk`` and ``attribute.prune_mass`` are not
+    both set; that the ``executable`` given runs.
+
+    Parameters
+    ----------
+    config : dict
+        The workflow config after schema validation (defaults filled in).
+    load_model : bool
+        Load the model on the CPU (the real check); ``False`` only checks that
+        the directory exists.
+    index_genome : bool
+        Open the genome with pyfaidx (building a missing index); ``False``
+        only checks that the FASTA exists.
+
+    Returns
+    -------
+    list of str
+        One line per problem, each naming what is wrong and how to fix it; empty
+        when all is well.
+    """
+    problems = []
+    inp = config.get("input") or {}
+    kind = None
+    if inp.get("bed"):
+        kind = "bed"
+        try:
+            bed = resolve_data(inp["bed"])
+        except ValueError as exc:
+            problems.append(f"input.bed: {exc}")
+            bed = None
+        if bed:
+            _readable_file("input.bed", bed, "a BED file of regions", problems)
+        if not inp.get("genome"):
+            problems.append("input.bed needs input.genome: set it to the genome FASTA the regions refer to")
+        else:
+            try:
+                genome = resolve_data(inp["genome"])
+            except ValueError as exc:
+                problems.append(f"input.genome: {exc}")
+                genome = None
+            if genome and _readable_file("input.genome", genome, "the genome FASTA", problems) and index_genome:
+                from .genome import open_genome
+
+                try:
+                    open_genome(genome).close()
+                except Exception as exc:  # noqa: BLE001 - any failure is reported as one line
+                    problems.append(f"input.genome: {_first_line(exc)}")
+        if not inp.get("length"):
+            problems.append("input.bed needs input.length: set the window length in bp, e.g. 1000")
+    elif inp.get("fasta"):
+        kind = "fasta"
+        try:
+            fasta = resolve_data(inp["fasta"])
+        except ValueError as exc:
+            problems.append(f"input.fasta: {exc}")
+            fasta = None
+        if fasta:
+            _readable_file("input.fasta", fasta, "a FASTA file (plain or .gz)", problems)
+    else:
+        problems.append("input: set input.fasta, or input.bed and input.genome")
+
+    tracks = config.get("tracks") or {}
+    if tracks.get("chrom_sizes"):
+        try:
+            cs = resolve_data(tracks["chrom_sizes"])
+        except ValueError as exc:
+            problems.append(f"tracks.chrom_sizes: {exc}")
+        else:
+            _readable_file("tracks.chrom_sizes", cs, "a chrom.sizes, .fai or FASTA file", problems)
+    if kind is not None and tracks.get("enabled", True) and tracks.get("bigwig", True) \
+            and not _importable("pyBigWig"):
+        problems.append("tracks.bigwig: the bigWig track needs pyBigWig, which is not installed: "
+                        "pip install pyBigWig (or pip install 'sparselrp[pipeline]'), or set tracks.bigwig: false")
+
+    model = config.get("model")
+    if model and model != "train":
+        try:
+            model_dir = resolve_model(model)
+        except ValueError as exc:
+            problems.append(f"model: {exc}")
+        else:
+            if not Path(model_dir).exists():
+                problems.append(f"model: {model_dir} does not exist; give a directory written by `sparselrp train` "
+                                f"or sparselrp.models.save, package:NAME, or train")
+            elif load_model:
+                from .cli.options import load_model as _load
+
+                try:
+                    _load(model_dir, device="cpu")
+                except Exception as exc:  # noqa: BLE001 - any failure is reported as one line
+                    problems.append(f"model: cannot load {model_dir}: {_first_line(exc)}")
+
+    attr = config.get("attribute") or {}
+    if attr.get("topk") is not None and attr.get("prune_mass") is not None:
+        problems.append("attribute.topk and attribute.prune_mass exclude each other: set one of them to null")
+
+    exe = config.get("executable")
+    if exe:
+        import shlex
+
+        try:
+            first = shlex.split(str(exe))[0]
+        except (ValueError, IndexError):
+            first = str(exe)
+        if shutil.which(first) is None:
+            problems.append(f"executable: {first} is not an executable command; install sparselrp there, "
+                            f"or set executable: null to use the one beside this Python")
+    return problems
+
+
+def profile_executor(profile):
+    """The ``executor`` a Snakemake profile folder (or its ``config.yaml``) names; ``None`` when none."""
+    import yaml
+
+    path = Path(profile)
+    if path.is_dir():
+        path = path / "config.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such profile file")
+    with open(path) as fh:
+        data = yaml.safe_load(fh) or {}
+    value = data.get("executor") if isinstance(data, dict) else None
+    return None if value in (None, "local", "dryrun", "touch") else str(value)
+
+
+def check_executor(executor, commands=True):
+    """Check that the Snakemake executor plugin ``executor`` is installed (and its commands on PATH).
+
+    Parameters
+    ----------
+    executor : str or None
+        ``"slurm"``, ``"lsf"``, ... (``None`` or ``"local"``: nothing to check).
+    commands : bool
+        Also check that the scheduler's commands (``sbatch``, ``sacct``, ``sinfo``
+        for SLURM) are on PATH, i.e. that this runs where jobs can be submitted.
+
+    Returns
+    -------
+    list of str
+        One line per problem.
+    """
+    if executor in (None, "local", "dryrun", "touch"):
+        return []
+    module, package, tools = EXECUTOR_PLUGINS.get(
+        executor, (f"snakemake_executor_plugin_{executor.replace('-', '_')}", f"snakemake-executor-plugin-{executor}",
+                   ()))
+    if not _importable(module):
+        return [f"executor {executor}: the Snakemake executor plugin is not installed: pip install {package}"]
+    missing = [t for t in tools if commands and shutil.which(t) is None]
+    if missing:
+        return [f"executor {executor}: {', '.join(missing)} not found on PATH; run snakemake where "
+                f"{executor.upper() if executor in ('slurm', 'lsf') else executor} jobs can be submitted "
+                f"(a cluster login node)"]
+    return []

@@ -252,8 +252,10 @@ def _write_config(path, **cfg):
 @pytest.mark.skipif(SNAKEMAKE is None, reason="snakemake is not installed")
 def test_dry_run_plans_every_step(tmp_path):
     """Parse the workflow, validate the config and plan jobs without running any."""
-    model = tmp_path / "model"
-    model.mkdir()
+    import shutil
+
+    model = tmp_path / "model"  # the workflow loads the model before it plans any job
+    shutil.copytree(slp.resolve_model("package:ctcf"), model)
     bed = tmp_path / "w.bed"
     bed.write_text("".join(f"chr17\t{i * 100}\t{i * 100 + 300}\tw{i}\t0\t{'+-'[i % 2]}\n" for i in range(7)))
     cfg = _write_config(tmp_path / "c.yaml", input={"bed": str(bed), "genome": str(CHR17_FA), "length": 300},

@@ -24,6 +24,34 @@ def _exe():
 
 SPARSELRP = _exe()
 
+# ---- checks before any job runs ----------------------------------------------------------
+# Config, inputs, genome index, model and optional dependencies are checked when the workflow is
+# parsed (in the main snakemake process only, not again inside every cluster job), so a run that
+# would fail at a late step stops now, with one line per problem naming it and the fix.
+_NO_CHECK_FLAGS = {"--unlock", "--cleanup-metadata", "--cm", "--cleanup-shadow", "--list-rules", "--list",
+                   "-l", "--lint", "--version", "-v"}
+
+
+def _fail(problems):
+    for p in problems:
+        print(f"sparselrp workflow: {p}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+if workflow.is_main_process and not _NO_CHECK_FLAGS.intersection(sys.argv[1:]):
+    _problems = _slp.check_workflow(config)
+    if _problems:
+        _fail(_problems)
+
+
+onstart:
+    # the executor is known only now (a profile or --executor chose it); its plugin is installed, or
+    # snakemake would have refused the option: check that the scheduler's commands are here
+    _plugin = getattr(workflow, "executor_plugin", None)
+    _problems = _slp.check_executor(getattr(_plugin, "name", None))
+    if _problems:
+        _fail(_problems)
+
 # ---- input: BED + genome, or FASTA -------------------------------------------------------
 _inp = config["input"]
 if _inp.get("bed"):
