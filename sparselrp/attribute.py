@@ -204,8 +204,10 @@ def attribute_file(model, ohe_path, out_path, *, target=0, composite="best-pract
         JSON with the run's summary: share of zero positions, conservation
         (input relevance sum vs the explained output f_t(x), on the logits) and
         the per-layer share of zeros and Gini.
-    progress : bool
-        Show a progress bar.
+    progress : bool or str
+        Report progress (:func:`sparselrp.progress.progress_bar`): ``True`` for a
+        bar on a terminal and a log line every 30 s otherwise, or ``"bar"``,
+        ``"log"``, ``"off"``.
 
     Returns
     -------
@@ -251,11 +253,9 @@ def attribute_file(model, ohe_path, out_path, *, target=0, composite="best-pract
               "cons_n": 0, "cons_err_max": 0.0}
     for p in outputs.values():
         clean_stale_temporaries(p)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    from .progress import progress_bar
 
-        bar = tqdm(total=n, unit="seq", desc="attribute")
+    bar = progress_bar(progress, total=n, desc="attribute", unit="seq")
     try:
         with contextlib.ExitStack() as commit:
             # temporaries renamed onto the outputs only when the whole block exits cleanly

@@ -2,7 +2,7 @@
 
 import click
 
-from ._common import main, progress_enabled
+from ._common import main
 from .options import explain_options, load_model, pruning_from_options, resolve_device, resolve_target
 
 
@@ -39,7 +39,7 @@ def attribute(model_dir, ohe, output, target, composite, topk, prune_mass, p_neg
     summary = attribute_file(
         model, ohe, output, target=target, composite=composite, pruning=pruning, batch_size=batch_size,
         device=resolve_device(device), sparse=sparse, dense_path=dense_path, hypothetical_path=hyp_path,
-        strand_average=strand_average, stats_path=stats_path, progress=progress_enabled(),
+        strand_average=strand_average, stats_path=stats_path, progress=True,
     )
     msg = f"explained {summary['n']} sequences of length {summary['length']} -> {output}"
     if "input_zero_share" in summary:

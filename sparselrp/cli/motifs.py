@@ -2,7 +2,7 @@
 
 import click
 
-from ._common import main, progress_enabled
+from ._common import main
 
 
 def _fmt_match(m):
@@ -74,7 +74,7 @@ def motifs_cmd(attr, ohe, seqlets_path, output, json_path, hyp, similarity, min_
     else:
         seqlets = find_seqlets(R, coords=oh.coords, names=oh.names)
     motifs = discover_motifs(seqlets, X, R, H=H, similarity=similarity, min_support=min_support,
-                             max_motifs=max_motifs, trim_threshold=trim_threshold, progress=progress_enabled())
+                             max_motifs=max_motifs, trim_threshold=trim_threshold, progress=True)
     meta = {"attributions": str(attr), "sequences": str(ohe), "n_seqlets": len(seqlets)}
     if motifs and not no_jaspar:
         from ..motifs.jaspar import _resolve_release

@@ -197,8 +197,9 @@ def discover_motifs(seqlets, X, R, H=None, similarity=0.6, min_support=5, max_mo
         time on dense maps where runs merge into long stretches).
     max_seqlets : int or None
         Cluster at most this many seqlets (the highest ``|score|``); None: all.
-    progress : bool
-        Show a progress bar over seqlets assigned.
+    progress : bool or str
+        Report progress over seqlets assigned (:func:`sparselrp.progress.progress_bar`:
+        ``True`` for a bar on a terminal and log lines otherwise).
 
     Returns
     -------
@@ -250,11 +251,9 @@ def discover_motifs(seqlets, X, R, H=None, similarity=0.6, min_support=5, max_mo
     order = np.argsort(-np.abs(seqlets.score), kind="stable")
     clusters = []
     failed = 0
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
-        bar = tqdm(total=int(available.sum()), desc="motifs", unit="seqlet")
+    bar = progress_bar(progress, total=int(available.sum()), desc="motifs", unit="seqlet")
     while available.any() and len(clusters) < max_motifs:
         s = order[available[order]][0]
         Q = S[s, :, : lens[s]].astype(np.float64)
