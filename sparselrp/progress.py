@@ -91,6 +91,10 @@ def format_duration(seconds):
     return f"{s // 3600} h {(s % 3600) // 60:02d} min"
 
 
+def _rate_text(rate):
+    return f"{rate:,.0f}" if rate >= 100 else f"{rate:.3g}"
+
+
 def _count(x):
     return f"{x:g}" if isinstance(x, float) and not float(x).is_integer() else f"{int(x)}"
 
@@ -181,7 +185,7 @@ class LogProgress(Progress):
         else:
             text += f" {self.unit}"
         if rate == rate:  # not NaN
-            text += f", {rate:.3g} {self.unit}/s"
+            text += f", {_rate_text(rate)} {self.unit}/s"
         text += f", {format_duration(elapsed)} elapsed"
         if self.total is not None and rate == rate and rate > 0 and self.n < self.total:
             text += f", about {format_duration((self.total - self.n) / rate)} left"
@@ -207,7 +211,7 @@ class LogProgress(Progress):
             text += f"/{_count(self.total)} {self.unit}" if self.total is not None else f" {self.unit}"
             text += f" after {format_duration(elapsed)}"
             if rate == rate:
-                text += f", {rate:.3g} {self.unit}/s"
+                text += f", {_rate_text(rate)} {self.unit}/s"
             self._write(text)
 
 

@@ -33,7 +33,7 @@ def _members(path):
     return {k: npz_member_info(path, k) for k in names}
 
 
-def concat_npz(paths, out, key="arr_0", compressed=True, batch_size=1024):
+def concat_npz(paths, out, key="arr_0", compressed=True, batch_size=1024, progress=False):
     """Concatenate ``.npz`` files along the first axis, streaming.
 
     Members whose first axis has one entry per row of ``key`` in every file
@@ -53,6 +53,8 @@ def concat_npz(paths, out, key="arr_0", compressed=True, batch_size=1024):
         Deflate the output members.
     batch_size : int
         Rows decoded at a time.
+    progress : bool or str
+        Report the rows of ``key`` copied (:func:`sparselrp.progress.progress_bar`).
 
     Returns
     -------
@@ -60,6 +62,7 @@ def concat_npz(paths, out, key="arr_0", compressed=True, batch_size=1024):
         Shape of the merged ``key`` member, (sum N_i, ...).
     """
     from ..io.npz_stream import iter_npz_rows
+    from ..progress import NullProgress, progress_bar
 
     paths = [Path(p) for p in paths]
     if not paths:
@@ -92,11 +95,15 @@ def concat_npz(paths, out, key="arr_0", compressed=True, batch_size=1024):
                     dtype = np.result_type(*dtypes)
                     shape = (sum(rows),) + tuple(infos[0][k][0][1:])
                     header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
-                    with zf.open(k + ".npy", "w", force_zip64=True) as fh:
+                    # progress counts the rows of `key` (the bulk); the other per-row members are small
+                    bar = progress_bar(progress, total=sum(rows), desc="merge", unit="rows") if k == key \
+                        else NullProgress()
+                    with bar, zf.open(k + ".npy", "w", force_zip64=True) as fh:
                         np.lib.format.write_array_header_2_0(fh, header)
                         for p in paths:
                             for block in iter_npz_rows(p, k, batch_size=batch_size):
                                 fh.write(np.ascontiguousarray(block.astype(dtype, copy=False)).tobytes())
+                                bar.update(len(block))
                 else:
                     with np.load(paths[0], allow_pickle=False) as first:
                         ref = first[k]
@@ -124,11 +131,11 @@ def merge_command(inputs, output, kind, sparse):
     in shard order gives the same rows as one unsharded run.
     """
     if kind == "onehot":
-        shape = concat_npz(inputs, output)
+        shape = concat_npz(inputs, output, progress=True)
     else:
         from ..io.attributions import merge_attributions
 
-        merge_attributions(list(inputs), output, sparse=sparse)
+        merge_attributions(list(inputs), output, sparse=sparse, progress=True)
         shape = None
     if shape is not None:
         click.echo(f"merged {len(inputs)} files: {shape[0]} rows -> {output}", err=True)

@@ -389,14 +389,25 @@ class _Part:
             yield from_coo((stop - start, 4, self.length), idx[lo:hi] - start * row, val[lo:hi])
 
 
-def _write_parts(out, parts, length, sparse):
+def _counted(blocks, desc, total, progress):
+    """Yield ``blocks`` and report the rows they hold (:mod:`sparselrp.progress`)."""
+    from ..progress import progress_bar
+
+    with progress_bar(progress, total=total, desc=desc, unit="rows") as bar:
+        for b in blocks:
+            yield b
+            bar.update(b[1] if isinstance(b, tuple) else len(b))
+
+
+def _write_parts(out, parts, length, sparse, progress=False):
     """Stream ``parts`` (in order) into one attribution file at ``out``, atomically."""
     n_total = sum(p.n for p in parts)
     shape = (n_total, 4, length)
     with atomic_path(out) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
             if not sparse:
-                _write_member(zf, "arr_0", shape, np.float32, (b for p in parts for b in p.dense_blocks()))
+                _write_member(zf, "arr_0", shape, np.float32,
+                              _counted((b for p in parts for b in p.dense_blocks()), "merge", n_total, progress))
             else:
                 idt = _index_dtype(int(np.prod(shape)))
                 nnz = sum(p.nnz() for p in parts)
@@ -408,12 +419,22 @@ def _write_parts(out, parts, length, sparse):
                     for p, off in zip(parts, offsets):
                         yield p.coo()[0] + off
 
-                _write_member(zf, "indices", (nnz,), idt, indices())
-                _write_member(zf, "values", (nnz,), np.float32, (p.coo()[1] for p in parts))
+                def rows(chunks):  # progress counts the rows of each part, not its entries
+                    for p, c in zip(parts, chunks):
+                        yield c, p.n
+
+                def chunks(pairs):
+                    for c, _ in pairs:
+                        yield c
+
+                _write_member(zf, "indices", (nnz,), idt,
+                              chunks(_counted(rows(indices()), "merge indices", n_total, progress)))
+                _write_member(zf, "values", (nnz,), np.float32,
+                              chunks(_counted(rows(p.coo()[1] for p in parts), "merge values", n_total, progress)))
     return shape
 
 
-def merge_attributions(paths, out, sparse=False):
+def merge_attributions(paths, out, sparse=False, progress=False):
     """Concatenate attribution files (dense or sparse, mixed) along N into ``out``.
 
     Streams: at most one shard (for sparse output) or a block of 256 dense rows
@@ -427,6 +448,8 @@ def merge_attributions(paths, out, sparse=False):
         Output file.
     sparse : bool
         Write the sparse COO form instead of dense ``arr_0``.
+    progress : bool or str
+        Report rows written (:func:`sparselrp.progress.progress_bar`).
 
     Returns
     -------
@@ -443,7 +466,7 @@ def merge_attributions(paths, out, sparse=False):
             raise InputFormatError(
                 f"sequence length {p.length} differs from {length} in {paths[0]}; shards must share L", p.path
             )
-    return _write_parts(out, parts, length, sparse)
+    return _write_parts(out, parts, length, sparse, progress=progress)
 
 
 class AttributionWriter:
