@@ -222,7 +222,7 @@ class _BarProgress(Progress):
         self.total = total
         self.n = 0
         self._bar = tqdm(total=total, desc=desc, unit=unit, file=stream if stream is not None else sys.stderr,
-                         leave=False, dynamic_ncols=True)
+                         dynamic_ncols=True)
 
     def update(self, n=1):
         self.n += n
