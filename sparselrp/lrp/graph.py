@@ -23,7 +23,9 @@ kinds
               relevance moves with the values
 ``select``    picks one element of a tuple-valued node (chunk/split/max results)
 ``meta``      input-dependent non-tensor values (``x.size(0)``, ``x.shape``)
-``const``     tensors that do not depend on the input values (``zeros_like``)
+``const``     tensors that do not depend on the input values (``zeros_like``, ``new_zeros``) and
+              detached tensors (``x.detach()``, e.g. BPNet's softmax profile weights): constants
+              of the relevance pass, which neither receive nor pass on relevance
 
 BatchNorm1d is folded into the preceding Conv1d/Linear when that layer feeds nothing else
 (``w' = w gamma / sqrt(var + eps)``, ``b' = (b - mean) gamma / sqrt(var + eps) + beta``);
@@ -55,7 +57,7 @@ _PASS_FUNCS = {
 }
 _IDENTITY_FUNCS = {F.dropout, torch.dropout, F.alpha_dropout, F.dropout1d, F.feature_alpha_dropout}
 _PASS_METHODS = {"relu", "relu_", "sigmoid", "tanh", "sigmoid_", "tanh_"}
-_IDENTITY_METHODS = {"contiguous", "clone", "float", "double", "to", "detach", "type_as", "type", "cpu", "cuda"}
+_IDENTITY_METHODS = {"contiguous", "clone", "float", "double", "to", "type_as", "type", "cpu", "cuda"}
 _INPLACE_METHODS = {"relu_": "relu", "sigmoid_": "sigmoid", "tanh_": "tanh", "add_": "add",
                     "sub_": "sub", "mul_": "mul", "div_": "div"}
 _INPLACE_FUNCS = {operator.iadd: operator.add, operator.isub: operator.sub,
@@ -102,7 +104,8 @@ _META_METHODS = {"size", "dim", "numel", "ndimension", "get_device", "nelement"}
 _META_ATTRS = {"shape", "dtype", "device", "ndim", "is_cuda", "indices"}
 _CONST_FUNCS = {torch.zeros_like, torch.ones_like, torch.full_like, torch.empty_like, torch.rand_like,
                 torch.randn_like}
-_CONST_METHODS = {"new_zeros", "new_ones", "new_full", "new_empty", "new_tensor"}
+_CONST_METHODS = {"new_zeros", "new_ones", "new_full", "new_empty", "new_tensor", "detach"}
+_CONST_FUNCS_DETACH = {torch.detach}
 
 
 def _fname(target):
@@ -286,6 +289,105 @@ def _one(v):
     return int(v[0]) if isinstance(v, (tuple, list)) else int(v)
 
 
+def _default_args(model):
+    """``{name: default}`` of ``forward``'s parameters after the first that have defaults.
+
+    They are traced at their default value (``forward(X, X_ctl=None)`` is captured as
+    ``forward(X)``), so a Python test such as ``if X_ctl is None`` takes the branch of
+    a one-input call.
+    """
+    import inspect
+
+    try:
+        params = list(inspect.signature(model.forward).parameters.values())
+    except (TypeError, ValueError):
+        return {}
+    out = {}
+    for p in params[1:]:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if p.default is not p.empty:
+            out[p.name] = p.default
+    return out
+
+
+# (what torch.fx says, the construct in the user's words, the fix)
+_TRACE_CONSTRUCTS = (
+    ("cannot be used as inputs to control flow",
+     "a Python if/while/and/or/not on a tensor value",
+     "compute both branches and choose with torch.where(cond, a, b), or decide from a constructor "
+     "argument or an input shape instead of the input's values"),
+    ("cannot be iterated",
+     "iteration over a tensor (a for loop over it, unpacking, or *x)",
+     "loop over a fixed range (for i in range(self.n_layers)) or use x.unbind(dim) / x.chunk(n, dim)"),
+    ("'len' is not supported",
+     "len() of a tensor",
+     "use x.shape[0]"),
+    ("not 'Proxy'",
+     "converting a tensor to a Python number (int(), float(), .item(), range(x))",
+     "keep the value a tensor, or compute it from shapes (x.shape[-1]) or constructor arguments"),
+    ("cannot be interpreted as an integer",
+     "converting a tensor to a Python number (int(), float(), .item(), range(x))",
+     "keep the value a tensor, or compute it from shapes (x.shape[-1]) or constructor arguments"),
+    ("object is not subscriptable",
+     "indexing a non-tensor value",
+     "check the forward() line named here"),
+)
+
+
+def _user_frame(exc):
+    """The innermost traceback frame outside torch (the user's forward line) and its module."""
+    import os
+    import traceback
+
+    torch_dir = os.path.dirname(torch.__file__)
+    here = os.path.dirname(os.path.abspath(__file__))
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        f = tb.tb_frame
+        fn = os.path.abspath(f.f_code.co_filename)
+        if not fn.startswith(torch_dir) and not fn.startswith(here):
+            found = (f, tb.tb_lineno)
+        tb = tb.tb_next
+    if found is None:
+        return None
+    f, lineno = found
+    summary = traceback.FrameSummary(f.f_code.co_filename, lineno, f.f_code.co_name)
+    owner = f.f_locals.get("self")
+    return summary, owner
+
+
+def _trace_failure(exc, model):
+    """One line: which module and construct torch.fx could not trace, and the fix."""
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    construct, fix = None, None
+    for key, what, how in _TRACE_CONSTRUCTS:
+        if key in str(exc):
+            construct, fix = what, how
+            break
+    where = ""
+    found = _user_frame(exc)
+    if found is not None:
+        summary, owner = found
+        import os
+
+        if isinstance(owner, nn.Module):
+            path = next((name for name, m in model.named_modules() if m is owner), None)
+            where = f" in {type(owner).__name__}.{summary.name}" + (f" (module '{path}')" if path else "")
+        else:
+            where = f" in {summary.name}()"
+        code = (summary.line or "").strip()
+        where += f", {os.path.basename(summary.filename)} line {summary.lineno}"
+        if code:
+            where += f": `{code}`"
+    if construct is None:
+        return (f"cannot capture the model as a graph (torch.fx {type(exc).__name__}{where}: {msg}); "
+                f"forward() must be a fixed sequence of tensor operations")
+    return (f"cannot capture the model as a graph: {construct}{where}; torch.fx records tensor operations but "
+            f"cannot follow Python that depends on the input's values. Fix: {fix}")
+
+
 class CapturedGraph:
     """The canonized graph of a model copy (see module docstring).
 
@@ -322,12 +424,11 @@ class CapturedGraph:
             model_copy = wrapper
         try:
             tracer = _Tracer()
-            graph = tracer.trace(model_copy)
+            graph = tracer.trace(model_copy, concrete_args=_default_args(model_copy) or None)
+        except UnsupportedOperationError:
+            raise
         except Exception as exc:  # noqa: BLE001 - re-raised with context
-            raise UnsupportedOperationError(
-                f"could not capture the model as a graph with torch.fx ({type(exc).__name__}: "
-                f"{str(exc).splitlines()[0] if str(exc) else ''}); input-dependent control flow "
-                f"or unsupported Python constructs in forward() cannot be explained") from exc
+            raise UnsupportedOperationError(_trace_failure(exc, model_copy)) from exc
         self.gm = fx.GraphModule(model_copy, graph)
         self.module = model_copy
         fx_nodes = list(graph.nodes)
@@ -466,7 +567,10 @@ class CapturedGraph:
                 meta[g.index] = True
                 return
             if name in _CONST_METHODS:
+                # shape-only or detached values: constants of the relevance pass (no relevance
+                # flows into or out of them; ``x.detach()`` is held fixed as autograd holds it)
                 g.kind = "const"
+                live[g.index] = False
                 return
             if not data_is(0):
                 unsupported(f"method '.{name}()' applied to a constant with an input-dependent argument")
@@ -529,8 +633,9 @@ class CapturedGraph:
             live[g.index] = False
             meta[g.index] = True
             return
-        if t in _CONST_FUNCS:
+        if t in _CONST_FUNCS or t in _CONST_FUNCS_DETACH:
             g.kind = "const"
+            live[g.index] = False
             return
         if t in _CONV_FUNCS or t in _LINEAR_FUNCS:
             self._functional_layer(g, nodes, index, unsupported, conv=t in _CONV_FUNCS)

@@ -5,11 +5,13 @@
 >>> sl.models.save(model, "my_model")             # doctest: +SKIP
 >>> model = sl.models.load("my_model")            # doctest: +SKIP
 >>> ctcf = sl.models.pretrained("ctcf")           # doctest: +SKIP
+>>> m = sl.models.from_bpnetlite(bpnet, head="profile")   # doctest: +SKIP
 """
 
 import importlib
 
-from .io import load, load_state_dict, read_config, save
+from .bpnetlite import BPNetLiteHead, from_bpnetlite, load_bpnetlite
+from .io import class_path, import_model_class, load, load_state_dict, read_config, save
 from .pretrained import PRETRAINED, pretrained
 from .wrappers import CountWrapper, ProfileWrapper
 from .zoo import ALIASES, ZOO, Basset, BPNet, DeepSEA, SmallCNN, get_architecture
@@ -25,7 +27,8 @@ _LAZY = {
 
 __all__ = [
     "ZOO", "ALIASES", "get_architecture", "DeepSEA", "Basset", "BPNet", "SmallCNN",
-    "CountWrapper", "ProfileWrapper", "save", "load", "load_state_dict", "read_config",
+    "CountWrapper", "ProfileWrapper", "save", "load", "load_state_dict", "read_config", "class_path",
+    "import_model_class", "from_bpnetlite", "load_bpnetlite", "BPNetLiteHead",
     "pretrained", "PRETRAINED", *sorted(_LAZY),
 ]
 

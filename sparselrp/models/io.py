@@ -3,18 +3,25 @@
 A model directory holds
 
 - ``config.json``: ``{"format": "sparselrp-model", "format_version": 1,
-  "architecture": "<zoo name>", "kwargs": {...constructor arguments...},
-  "seq_len": L, "sparselrp_version": "...", "weights": "model.safetensors",
-  "metadata": {...}}``
+  "architecture": "<zoo name or null>", "class": "package.module:QualName",
+  "kwargs": {...constructor arguments...}, "seq_len": L, "sparselrp_version": "...",
+  "weights": "model.safetensors", "metadata": {...}}``
 - ``model.safetensors``: the state dict (tensors only; no code can run on load).
+
+A model of a class outside the zoo is rebuilt by importing ``"class"`` and calling it
+with ``"kwargs"``. Importing a module runs its code, so :func:`load` does that only for
+zoo classes or for classes the caller names (``allow_classes=``) or trusts
+(``trusted=True``); the class must be a ``torch.nn.Module``.
 
 :func:`load` also reads a torch state-dict file (``.pt``/``.pth``, always with
 ``torch.load(..., weights_only=True)``), so a pickle that would run code is refused.
 Nothing here ever unpickles arbitrary objects.
 """
 
+import importlib
 import inspect
 import json
+import re
 import pickle
 import warnings
 from pathlib import Path
@@ -26,7 +33,8 @@ from .._atomic import atomic_open, atomic_path
 from ..errors import ModelFileError
 from .zoo import ZOO, get_architecture
 
-__all__ = ["save", "load", "load_state_dict", "read_config", "CONFIG_NAME", "WEIGHTS_NAME"]
+__all__ = ["save", "load", "load_state_dict", "read_config", "class_path", "import_model_class", "CONFIG_NAME",
+           "WEIGHTS_NAME"]
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -55,7 +63,105 @@ def _architecture_name(model):
     return None
 
 
-def save(model, directory, metadata=None):
+_SPEC = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def class_path(cls):
+    """``"package.module:QualName"`` of a class (what ``config.json`` records).
+
+    Parameters
+    ----------
+    cls : type
+
+    Returns
+    -------
+    str
+    """
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _zoo_specs():
+    return {class_path(c): c for c in set(ZOO.values())}
+
+
+def _normalise_spec(spec):
+    if isinstance(spec, type):
+        return class_path(spec)
+    return str(spec).strip()
+
+
+def import_model_class(spec, where="model class"):
+    """Import ``"package.module:QualName"`` and return the class (a ``torch.nn.Module`` subclass).
+
+    Importing runs the module's code: call this only for a class you trust.
+
+    Parameters
+    ----------
+    spec : str
+        ``module:qualname``, e.g. ``"mylab.nets:MyNet"``.
+    where : str
+        Prefix for error messages (a file name).
+
+    Raises
+    ------
+    ModelFileError
+        Malformed name, a module that cannot be imported (the message says why and
+        how to make it importable), a missing attribute, or a class that is not an
+        ``nn.Module``.
+    """
+    spec = _normalise_spec(spec)
+    if not _SPEC.match(spec):
+        raise ModelFileError(f"{where}: {spec!r} is not a class name of the form package.module:ClassName")
+    module_name, qualname = spec.split(":", 1)
+    if "<locals>" in qualname:
+        raise ModelFileError(f"{where}: class {spec} is defined inside a function and cannot be imported")
+    try:
+        obj = importlib.import_module(module_name)
+    except Exception as exc:  # noqa: BLE001 - any import failure is reported in one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ModelFileError(
+            f"{where}: cannot import module {module_name!r} for class {spec} ({type(exc).__name__}: {first}); "
+            f"install the package that defines it, or add the folder holding {module_name.split('.')[0]} "
+            f"to PYTHONPATH") from None
+    for part in qualname.split("."):
+        if not hasattr(obj, part):
+            raise ModelFileError(f"{where}: module {module_name!r} has no attribute {qualname!r} (class {spec})")
+        obj = getattr(obj, part)
+    if not (isinstance(obj, type) and issubclass(obj, nn.Module)):
+        raise ModelFileError(f"{where}: {spec} is not a torch.nn.Module class (got {type(obj).__name__}); "
+                             f"refused to build it")
+    return obj
+
+
+def _check_kwargs(cls, kwargs, where, name):
+    try:
+        params = inspect.signature(cls.__init__).parameters
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    unknown = sorted(set(kwargs) - set(params) - {"self"})
+    if unknown:
+        raise ModelFileError(f"{where}: {name} does not take argument(s) {', '.join(unknown)}")
+
+
+def _check_rebuild(model, cls, config):
+    """Build ``cls(**config)`` and check that its tensors match ``model``'s (names and shapes)."""
+    name = class_path(cls)
+    try:
+        fresh = cls(**config)
+    except Exception as exc:  # noqa: BLE001 - the user's constructor may raise anything
+        raise ValueError(f"save(): {name}(**config) fails, so load() could not rebuild the model: "
+                         f"{type(exc).__name__}: {exc}") from None
+    want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in fresh.state_dict().items()}
+    if want != got:
+        diff = sorted(set(want) ^ set(got)) or sorted(k for k in want if want[k] != got.get(k))
+        raise ValueError(f"save(): {name}(**config) builds a model whose tensors differ from this one "
+                         f"(first: {diff[0]}); config= must hold the constructor arguments of this model")
+
+
+def save(model, directory, config=None, metadata=None):
     """Save a model as ``directory/model.safetensors`` + ``directory/config.json``.
 
     Both files are written atomically (a temporary file renamed into place); the
@@ -64,11 +170,18 @@ def save(model, directory, metadata=None):
     Parameters
     ----------
     model : nn.Module
-        A zoo model (its ``config`` dict of constructor arguments is recorded) or any
-        module (then only its class name is recorded and :func:`load` needs
-        ``model=`` an instance of that class).
+        Any module. A zoo model records its zoo name and constructor arguments
+        (``model.config``). Any other class records ``"module:qualname"`` and
+        ``config``, so that :func:`load` can import the class and rebuild it.
     directory : str or Path
         Output directory; created if missing (its parent must exist).
+    config : dict, optional
+        The keyword arguments that rebuild the model: ``type(model)(**config)``.
+        Default: ``model.config`` when the model has such a dict (zoo models do).
+        Required for :func:`load` to rebuild a class outside the zoo; it is checked
+        here (the class must be importable by its module path, and ``cls(**config)``
+        must have the same tensor names and shapes). Without it the weights are
+        still saved, and :func:`load` needs ``model=`` an instance.
     metadata : dict, optional
         JSON-serialisable extras (task names, metrics, training settings, ...).
 
@@ -76,6 +189,14 @@ def save(model, directory, metadata=None):
     -------
     Path
         The directory.
+
+    Raises
+    ------
+    TypeError
+        ``model`` is not a module; ``config`` or ``metadata`` are not JSON-serialisable.
+    ValueError
+        The class cannot be imported by name (defined in ``__main__`` or inside a
+        function), or ``config`` does not rebuild this model.
     """
     from safetensors.torch import save_file
 
@@ -88,16 +209,53 @@ def save(model, directory, metadata=None):
         raise FileNotFoundError(f"{directory}: parent directory {directory.parent} does not exist")
 
     arch = _architecture_name(model)
-    kwargs = _jsonable(dict(getattr(model, "config", {}) or {}), "model.config") if arch else {}
+    cls = type(model)
+    spec = class_path(cls)
+    implicit = config is None and isinstance(getattr(model, "config", None), dict)
+    if implicit:
+        config = dict(model.config)
+    if implicit and arch is None:
+        # a ``config`` attribute is not necessarily the constructor's arguments: record it only
+        # when it rebuilds the model
+        try:
+            kwargs = _jsonable(config, "config")
+            if import_model_class(spec, where="save()") is not cls:
+                raise ValueError(spec)
+            _check_rebuild(model, cls, kwargs)
+        except (TypeError, ValueError, ModelFileError):
+            config = None
+    if config is not None:
+        if not isinstance(config, dict):
+            raise TypeError(f"config must be a dict of constructor keyword arguments, got {type(config).__name__}")
+        kwargs = _jsonable(dict(config), "config")
+        if arch is None:
+            if cls.__module__ == "__main__":
+                raise ValueError(f"save(): class {cls.__qualname__} is defined in __main__ (a script or notebook), "
+                                 f"so load() could not import it; move it to a module (e.g. mynets.py) and "
+                                 f"import it from there")
+            if "<locals>" in cls.__qualname__:
+                raise ValueError(f"save(): class {spec} is defined inside a function, so load() could not "
+                                 f"import it; define it at module level")
+            try:
+                imported = import_model_class(spec, where="save()")
+            except ModelFileError as exc:
+                raise ValueError(str(exc)) from None
+            if imported is not cls:
+                raise ValueError(f"save(): importing {spec} gives another class than the model's; "
+                                 f"load() could not rebuild it")
+            _check_rebuild(model, cls, kwargs)
+    else:
+        kwargs = None
     seq_len = getattr(model, "seq_len", None)
-    config = {
+    record = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "architecture": arch,
-        "class": f"{type(model).__module__}.{type(model).__qualname__}",
+        "class": spec,
         "kwargs": kwargs,
-        "seq_len": int(seq_len) if isinstance(seq_len, int) else None,
-        "n_targets": getattr(model, "n_targets", None),
+        "seq_len": int(seq_len) if isinstance(seq_len, int) and not isinstance(seq_len, bool) else None,
+        "n_targets": getattr(model, "n_targets", None) if isinstance(getattr(model, "n_targets", None), int)
+        else None,
         "sparselrp_version": _version(),
         "weights": WEIGHTS_NAME,
         "metadata": _jsonable(metadata or {}, "metadata"),
@@ -109,7 +267,7 @@ def save(model, directory, metadata=None):
         # should give byte-identical files
         save_file(tensors, str(tmp), metadata={"format": FORMAT})
     with atomic_open(directory / CONFIG_NAME, "w", encoding="utf-8") as fh:
-        json.dump(config, fh, indent=2, sort_keys=False)
+        json.dump(record, fh, indent=2, sort_keys=False)
         fh.write("\n")
     return directory
 
@@ -147,10 +305,15 @@ def read_config(path):
                              f"({FORMAT_VERSION}); upgrade sparselrp")
     arch = config.get("architecture")
     kwargs = config.get("kwargs", {})
+    if kwargs is None and arch is None:
+        config["_no_kwargs"] = True
     if kwargs is None:
         kwargs = {}
     if not isinstance(kwargs, dict):
         raise ModelFileError(f"{path}: 'kwargs' must be a JSON object, got {type(kwargs).__name__}")
+    spec = config.get("class")
+    if spec is not None and not isinstance(spec, str):
+        raise ModelFileError(f"{path}: 'class' must be a string module:ClassName, got {spec!r}")
     if arch is not None:
         if not isinstance(arch, str):
             raise ModelFileError(f"{path}: 'architecture' must be a string, got {arch!r}")
@@ -158,11 +321,12 @@ def read_config(path):
             cls = get_architecture(arch)
         except KeyError:
             raise ModelFileError(f"{path}: unknown architecture {arch!r}; known: {', '.join(sorted(ZOO))}") from None
-        params = inspect.signature(cls.__init__).parameters
-        unknown = sorted(set(kwargs) - set(params) - {"self"})
-        if unknown:
-            raise ModelFileError(f"{path}: architecture {cls.arch!r} does not take argument(s) "
-                                 f"{', '.join(unknown)}")
+        _check_kwargs(cls, kwargs, path, f"architecture {cls.arch!r}")
+        config["architecture"] = cls.arch
+    elif spec is not None and spec in _zoo_specs():
+        # a zoo class recorded by its class path only
+        cls = _zoo_specs()[spec]
+        _check_kwargs(cls, kwargs, path, f"architecture {cls.arch!r}")
         config["architecture"] = cls.arch
     weights = config.get("weights", WEIGHTS_NAME)
     if not isinstance(weights, str) or Path(weights).name != weights:
@@ -178,6 +342,20 @@ def _build(config):
         return cls(**config["kwargs"])
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"{config['_path']}: cannot build {cls.arch!r} from its kwargs: {exc}") from None
+
+
+def _pickle_kind(path):
+    """``"torch.save zip archive"`` / ``"Python pickle"`` when the file starts like one, else None."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError:
+        return None
+    if head.startswith(b"PK\x03\x04"):
+        return "torch.save (zip) archive"
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return "Python pickle"
+    return None
 
 
 def load_state_dict(path):
@@ -208,6 +386,12 @@ def load_state_dict(path):
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
+        kind = _pickle_kind(path)
+        if kind is not None:
+            raise ModelFileError(
+                f"{path}: not a safetensors file but a {kind} renamed to .safetensors; refused (unpickling can run "
+                f"code). If it holds only a state dict, name it .pt to read it with torch.load(weights_only=True), "
+                f"or convert it with safetensors.torch.save_file(state_dict, ...) where you trust it")
         try:
             return load_file(str(path), device="cpu")
         except (SafetensorError, OSError, ValueError) as exc:
@@ -260,25 +444,84 @@ def _resolve_device(device):
     return torch.device(device)
 
 
-def load(path, device=None, model=None, architecture=None, kwargs=None):
-    """Load a model saved by :func:`save`, or weights into a given architecture.
+def _allowed(spec, allow_classes, trusted):
+    if trusted:
+        return True
+    if allow_classes is None:
+        return False
+    if isinstance(allow_classes, (str, type)):
+        allow_classes = [allow_classes]
+    return spec in {_normalise_spec(a) for a in allow_classes}
+
+
+def _build_class(spec, kwargs, where, allow_classes, trusted, cli_hint=True):
+    """Import ``spec`` (after the trust check) and build it from ``kwargs``."""
+    zoo = _zoo_specs()
+    if spec in zoo:
+        cls = zoo[spec]
+    else:
+        if not _allowed(spec, allow_classes, trusted):
+            raise ModelFileError(
+                f"{where}: the config names class {spec}, which is not a sparselrp zoo class; loading it imports "
+                f"and runs that module's code, so it is refused unless you allow it: "
+                f"sl.models.load(..., allow_classes=[{spec!r}])"
+                + (f" or, on the command line, --model-class {spec}" if cli_hint else ""))
+        cls = import_model_class(spec, where=where)
+    _check_kwargs(cls, kwargs, where, spec)
+    try:
+        return cls(**kwargs)
+    except Exception as exc:  # noqa: BLE001 - the class's constructor may raise anything
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ModelFileError(f"{where}: cannot build {spec} from its kwargs ({type(exc).__name__}: {first})") from None
+
+
+def _kwargs_file(path):
+    """Constructor kwargs from a JSON file: a sparselrp ``config.json`` or a plain object of arguments."""
+    path = Path(path)
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{path}: not a valid JSON config ({exc})") from None
+    if not isinstance(obj, dict):
+        raise ModelFileError(f"{path}: the config must be a JSON object of constructor arguments")
+    if obj.get("format") == FORMAT:
+        return dict(obj.get("kwargs") or {}), dict(obj.get("metadata") or {})
+    return obj, {}
+
+
+def load(path, device=None, model=None, architecture=None, kwargs=None, model_class=None, allow_classes=None,
+         trusted=False):
+    """Load a model saved by :func:`save`, or weights into a given architecture or class.
 
     Parameters
     ----------
     path : str or Path
         A model directory (``config.json`` + weights), or a weights file
         (``.safetensors`` or a torch state dict ``.pt``/``.pth``). For a weights file
-        the architecture comes from ``model=``, ``architecture=`` or a
+        the model comes from ``model=``, ``architecture=``, ``model_class=`` or a
         ``config.json`` beside it.
     device : str or torch.device, optional
         Where to put the model; default CUDA when available, else CPU.
     model : nn.Module, optional
         An instance to load the weights into (e.g. your own class); its
-        ``state_dict`` keys and shapes must match the file exactly.
+        ``state_dict`` keys and shapes must match the file exactly. Nothing is imported.
     architecture : str, optional
         A zoo name to build when loading a bare weights file.
-    kwargs : dict, optional
-        Constructor arguments for ``architecture``.
+    kwargs : dict or str or Path, optional
+        Constructor arguments for ``architecture`` / ``model_class`` (a dict, or a JSON
+        file: a plain object of arguments or a sparselrp ``config.json``).
+    model_class : str or type, optional
+        ``"package.module:ClassName"`` (or the class) to build with ``kwargs`` for a
+        bare weights file, or to use for a model directory in place of its recorded
+        class. Naming it counts as allowing it.
+    allow_classes : iterable of str or type, optional
+        Classes outside the zoo that a ``config.json`` may name. A directory whose
+        config names any other class is refused: importing it would run that
+        module's code.
+    trusted : bool
+        Allow any ``nn.Module`` class a config names (only for directories you trust).
 
     Returns
     -------
@@ -289,12 +532,23 @@ def load(path, device=None, model=None, architecture=None, kwargs=None):
     Raises
     ------
     ModelFileError
-        Invalid config (unknown architecture, bad arguments), unsafe pickle, or
-        weights that do not match (the message names the tensors).
+        Invalid config (unknown architecture, bad arguments), a class that is not
+        allowed or cannot be imported, unsafe pickle, or weights that do not match
+        (the message names the tensors).
     """
     path = Path(path)
     if not path.exists():
         raise ModelFileError(f"{path}: no such model directory or file")
+    if model_class is not None:
+        model_class = _normalise_spec(model_class)
+        allow_classes = [model_class] + ([] if allow_classes is None else
+                                         ([allow_classes] if isinstance(allow_classes, (str, type))
+                                          else list(allow_classes)))
+    extra_meta = {}
+    if isinstance(kwargs, (str, Path)):
+        kwargs, extra_meta = _kwargs_file(kwargs)
+    elif kwargs is not None and not isinstance(kwargs, dict):
+        raise TypeError(f"kwargs must be a dict or a JSON file path, got {type(kwargs).__name__}")
     config = None
     if path.is_dir():
         config = read_config(path)
@@ -307,7 +561,8 @@ def load(path, device=None, model=None, architecture=None, kwargs=None):
             weights = found[0]
     else:
         weights = path
-        if model is None and architecture is None and (path.parent / CONFIG_NAME).is_file():
+        if model is None and architecture is None and model_class is None and \
+                (path.parent / CONFIG_NAME).is_file():
             config = read_config(path.parent)
     if model is None:
         if architecture is not None:
@@ -315,14 +570,32 @@ def load(path, device=None, model=None, architecture=None, kwargs=None):
                 cls = get_architecture(architecture)
             except KeyError as exc:
                 raise ModelFileError(f"{path}: {exc.args[0]}") from None
-            config = {"architecture": cls.arch, "kwargs": dict(kwargs or {}), "_path": str(path), "metadata": {}}
-        if config is None:
-            raise ModelFileError(f"{path}: a bare weights file needs architecture= (a zoo name) or model= "
-                                 f"(an instance of your class)")
-        if config.get("architecture") is None:
-            raise ModelFileError(f"{config['_path']}: the model is not a zoo architecture (class "
-                                 f"{config.get('class')}); pass model= an instance of that class")
-        model = _build(config)
+            config = {"architecture": cls.arch, "kwargs": dict(kwargs or {}), "_path": str(path),
+                      "metadata": extra_meta}
+        elif model_class is not None:
+            if config is not None and kwargs is None and config.get("class") not in (None, model_class) and \
+                    not config.get("_no_kwargs"):
+                raise ModelFileError(f"{config['_path']}: the config records class {config.get('class')}, not "
+                                     f"{model_class}; give its constructor arguments (--config / kwargs=)")
+            use = dict(kwargs) if kwargs is not None else dict((config or {}).get("kwargs") or {})
+            meta = extra_meta or dict((config or {}).get("metadata") or {})
+            model = _build_class(model_class, use, str(path), allow_classes, trusted)
+            config = dict(config or {}, **{"architecture": (config or {}).get("architecture"),
+                                           "class": model_class, "kwargs": use, "metadata": meta,
+                                           "_path": str(path)})
+        if model is None:
+            if config is None:
+                raise ModelFileError(f"{path}: a bare weights file needs architecture= (a zoo name), model_class= "
+                                     f"(module:ClassName with kwargs=) or model= (an instance of your class)")
+            if config.get("architecture") is not None:
+                model = _build(config)
+            elif config.get("class") and ":" in config["class"] and not config.get("_no_kwargs"):
+                model = _build_class(config["class"], config["kwargs"], config["_path"], allow_classes, trusted)
+            else:
+                raise ModelFileError(f"{config['_path']}: the model is not a zoo architecture (class "
+                                     f"{config.get('class')}) and was saved without config=; pass model= an "
+                                     f"instance of that class, or re-save it with sl.models.save(model, directory, "
+                                     f"config={{...constructor arguments...}})")
     elif not isinstance(model, nn.Module):
         raise TypeError(f"model= must be a torch.nn.Module, got {type(model).__name__}")
     state = load_state_dict(weights)
