@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from sparselrp._atomic import atomic_open, atomic_savez
+from sparselrp._atomic import DiskFullError, _host_tag, atomic_open, atomic_savez, remove_stale_temporaries
 
 WRITER = textwrap.dedent(
     """
@@ -52,12 +52,45 @@ def test_killed_writer_leaves_complete_file(tmp_path, delay):
 def test_failing_write_keeps_old_file_and_cleans_up(tmp_path):
     out = tmp_path / "out.txt"
     out.write_text("old complete content\n")
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(DiskFullError) as info:
         with atomic_open(out, "w") as fh:
             fh.write("new partial")
             raise OSError(28, "No space left on device (disk full simulated)")
+    # a clear message naming the output, still an OSError with errno ENOSPC
+    assert str(info.value) == (f"{out}: no space left on device while writing it; nothing was written "
+                               "(free some space, or write to another disk)")
+    assert isinstance(info.value, OSError) and info.value.errno == 28
     assert out.read_text() == "old complete content\n"
     assert sorted(os.listdir(tmp_path)) == ["out.txt"]
+    # other errors pass through unchanged
+    with pytest.raises(OSError, match="EIO simulated"):
+        with atomic_open(out, "w") as fh:
+            raise OSError(5, "EIO simulated")
+    assert sorted(os.listdir(tmp_path)) == ["out.txt"]
+
+
+def test_temporaries_of_dead_writers_are_removed_live_ones_kept(tmp_path):
+    """A SIGKILLed writer's temporary goes on the next write of the same target; a running writer's stays."""
+    out = tmp_path / "x.npz"
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    try:
+        host = _host_tag()
+        live_tmp = tmp_path / f".x.npz.p{sleeper.pid}h{host}.abc.tmp.npz"
+        dead_tmp = tmp_path / f".x.npz.p{dead.pid}h{host}.def.tmp.npz"
+        nested = tmp_path / f"..x.npz.p{dead.pid}h{host}.def.tmp.npz.p{dead.pid}h{host}.g.tmp.npz"
+        other_host = tmp_path / f".x.npz.p{dead.pid}h{(int(host, 16) ^ 1):08x}.hij.tmp.npz"
+        other_target = tmp_path / f".y.npz.p{dead.pid}h{host}.klm.tmp.npz"
+        for p in (live_tmp, dead_tmp, nested, other_host, other_target):
+            p.write_bytes(b"partial")
+        atomic_savez(out, arr_0=np.arange(3))
+        left = sorted(os.listdir(tmp_path))
+        assert left == sorted(["x.npz", live_tmp.name, other_host.name, other_target.name])
+        assert remove_stale_temporaries(tmp_path / "y.npz") == [other_target]
+    finally:
+        sleeper.kill()
+        sleeper.wait()
 
 
 def test_missing_and_readonly_directories_are_named(tmp_path, monkeypatch):
