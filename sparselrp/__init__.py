@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 # and the function of the public API, and this binding makes the name the
 # function whatever was imported first.
 from .lrp import LRP, MassPrune, TopK, lrp  # noqa: E402
+from .lrp.plrp import plrp, project  # noqa: E402
 
 # public name -> submodule that defines it (``sl.diagnose`` is the callable
 # ``sparselrp.diagnose`` package itself, so ``sl.diagnose(model, X)`` and
@@ -35,7 +36,7 @@ _SUBMODULES = {
     "io", "data", "diagnose", "errors", "cli", "tracks",
 }
 
-__all__ = sorted(set(_EXPORTS) | _SUBMODULES | {"lrp", "LRP", "TopK", "MassPrune"})
+__all__ = sorted(set(_EXPORTS) | _SUBMODULES | {"lrp", "plrp", "project", "LRP", "TopK", "MassPrune"})
 
 
 def __getattr__(name):

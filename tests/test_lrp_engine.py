@@ -318,7 +318,7 @@ def test_hypothetical_times_input_equals_map(composite):
     assert (H[X == 0] != 0).any()
 
 
-@pytest.mark.parametrize("composite", ["best-practice", "epsilon-plus-flat"])
+@pytest.mark.parametrize("composite", ["epsilon-plus-flat", "epsilon-alpha2-beta1-flat"])
 def test_hypothetical_undefined_for_non_multiplicative_first_rules(composite):
     model = _model("deepsea")
     X = random_onehot(2, TOY_LENGTHS["deepsea"])

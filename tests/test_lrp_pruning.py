@@ -63,8 +63,9 @@ def test_mass_prune_matches_slow_reference(n, m, p, seed, ties):
         r = torch.round(r * 2) / 2
     strat = MassPrune(p)
     keep = strat.keep_mask(r, p)
-    ref = _mass_reference(r, p, p / 2)
+    ref = _mass_reference(r, p, p)   # default p_neg = p
     assert torch.equal(keep, ref)
+    assert torch.equal(MassPrune(p, p_neg=p / 2).keep_mask(r, p), _mass_reference(r, p, p / 2))
 
 
 @settings(max_examples=30, deadline=None)
@@ -103,7 +104,7 @@ def test_topk_keeps_largest_with_deterministic_ties(n, m, k, seed, ties):
     r = torch.randn(n, m, generator=g, dtype=D)
     if ties:
         r = torch.round(r)
-    keep = TopK(k).keep_mask(r, k)
+    keep = TopK(k, sign_aware=False).keep_mask(r, k)
     kk = min(k, m)
     assert (keep.sum(1) == kk).all()
     for i in range(n):
@@ -391,8 +392,122 @@ def test_mass_prune_apply_on_long_rows(redistribute):
     flat = r.reshape(3, -1)
     ref_keep = pr.keep_mask(flat, 0.5)
     assert torch.equal(keep.reshape(3, -1), ref_keep)
-    assert torch.equal(ref_keep, _sorted_reference(flat, 0.5, 0.25))
+    assert torch.equal(ref_keep, _sorted_reference(flat, 0.5, 0.5))   # default p_neg = p
     expect = lambda_redistribute(flat, ref_keep) if redistribute == "lambda" else flat * ref_keep
     assert out.shape == r.shape
     assert torch.allclose(out.reshape(3, -1), expect, rtol=1e-5, atol=0)
     assert ((out != 0) <= keep).all()
+
+
+# ----------------------------------------------------------------- sign-aware and grouped selection
+def _signed_topk_reference(r, k):
+    """Slow reference of sign-aware TopK for one row: the k slots shared by mass, at least one
+    positive slot when there is positive mass, capped by each side's non-zero count, then the
+    largest of each side (ties: lower index first)."""
+    pos = [(float(v), i) for i, v in enumerate(r.tolist()) if v > 0]
+    neg = [(-float(v), i) for i, v in enumerate(r.tolist()) if v < 0]
+    P, Q = sum(v for v, _ in pos), sum(v for v, _ in neg)
+    kp = round(k * P / (P + Q)) if P + Q > 0 else 0
+    kp = min(max(kp, 1 if P > 0 else 0), k, len(pos))
+    kn = min(k - kp, len(neg))
+    kp = min(k - kn, len(pos))
+    keep = torch.zeros(len(r), dtype=torch.bool)
+    for side, kk in ((pos, kp), (neg, kn)):
+        for _, i in sorted(side, key=lambda t: (-t[0], t[1]))[:kk]:
+            keep[i] = True
+    return keep
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 30), st.integers(1, 35), st.integers(0, 2 ** 31 - 1), st.booleans(),
+       st.floats(-2, 2))
+def test_sign_aware_topk_matches_slow_reference(n, m, k, seed, ties, shift):
+    g = torch.Generator().manual_seed(seed)
+    r = torch.randn(n, m, generator=g, dtype=D) + shift
+    if ties:
+        r = torch.round(r)
+    keep = TopK(k).keep_mask(r, k)
+    for i in range(n):
+        assert torch.equal(keep[i], _signed_topk_reference(r[i], min(k, m))), (r[i], k)
+    assert (keep.sum(1) <= min(k, m)).all()
+
+
+def test_sign_aware_topk_keeps_the_positive_mass_that_plain_topk_loses():
+    # many large negative units, fewer small positive ones: |r| top-k keeps only negatives
+    r = torch.tensor([[-5.0, -4.0, -3.0, 1.0, 0.9, 0.8, 0.7, -2.0, 0.6, 0.5]], dtype=D)
+    plain = TopK(3, sign_aware=False).keep_mask(r, 3)
+    aware = TopK(3).keep_mask(r, 3)
+    assert not bool((r[plain] > 0).any())
+    assert bool((r[aware] > 0).any()) and int(aware.sum()) == 3
+
+
+def _grouped_reference(strat, R, value):
+    """Slow reference of position-grouped selection: per-position positive and negative sums,
+    the strategy's own selection on them, a position kept when either side keeps it."""
+    N, C, L = R.shape
+    keep = torch.zeros(N, C, L, dtype=torch.bool)
+    for n in range(N):
+        pos = R[n].clamp(min=0).sum(0)
+        neg = R[n].clamp(max=0).sum(0)
+        if isinstance(strat, MassPrune):
+            kp = _mass_reference(pos[None], float(value), 0.0)[0] & (pos > 0)
+            kn = _mass_reference(neg[None], 0.0, strat._pneg(float(value)))[0] & (neg < 0)
+            kpos = kp | kn
+        else:
+            kpos = _grouped_topk_ref(pos, neg, strat.count(value, L))
+        keep[n] = kpos[None, :].expand(C, L)
+    return keep
+
+
+def _grouped_topk_ref(pos, neg, k):
+    P, Q = float(pos.sum()), float(-neg.sum())
+    npos, nneg = int((pos > 0).sum()), int((neg < 0).sum())
+    kp = round(k * P / (P + Q)) if P + Q > 0 else 0
+    kp = min(max(kp, 1 if P > 0 else 0), k, npos)
+    kn = min(k - kp, nneg)
+    kp = min(k - kn, npos)
+    keep = torch.zeros(len(pos), dtype=torch.bool)
+    for vals, kk in ((pos, kp), (-neg, kn)):
+        order = sorted(range(len(vals)), key=lambda i: (-float(vals[i]), i))
+        for i in order[:kk]:
+            keep[i] = True
+    return keep
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 5), st.integers(2, 25), st.integers(0, 2 ** 31 - 1),
+       st.sampled_from(["mass", "topk"]))
+def test_position_grouped_selection_matches_slow_reference(n, c, length, seed, kind):
+    g = torch.Generator().manual_seed(seed)
+    R = torch.randn(n, c, length, generator=g, dtype=D) * (torch.rand(n, c, length, generator=g) < 0.7)
+    strat = MassPrune(0.5, group="position") if kind == "mass" else TopK(0.3, group="position")
+    value = 0.5 if kind == "mass" else 0.3
+    out, keep = strat.apply(R, value)
+    ref = _grouped_reference(strat, R, value)
+    assert torch.equal(keep, ref)
+    # channels of a position go together, and lambda keeps each sign's total
+    assert bool((keep == keep[:, :1, :]).all())
+    has_p = ((R > 0) & keep).reshape(n, -1).any(1)
+    assert torch.allclose(out.clamp(min=0).reshape(n, -1).sum(1)[has_p],
+                          R.clamp(min=0).reshape(n, -1).sum(1)[has_p], rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", list(TOY_MODELS))
+def test_positions_layers_prune_the_convolution_stack_only(name):
+    model = _model(name)
+    e = LRP(model, pruning=MassPrune(0.5, layers="positions", group="position"))
+    nodes = {g.name: g for g in e.graph.nodes}
+    assert e.prune_points
+    for nm in e.prune_points:
+        g = nodes[nm]
+        consumers = [c for c in e.graph.layers if c.inputs[0] == g.index]
+        assert g.kind == "layer" and g.layer.kind == "conv" or any(c.layer.kind == "conv" for c in consumers), nm
+
+
+def test_positions_layers_warn_when_there_is_no_convolution():
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(40, 8), torch.nn.ReLU(),
+                                torch.nn.Linear(8, 1)).double()
+    X = random_onehot(2, 10, seed=1)
+    with pytest.warns(UserWarning, match="nothing is pruned"):
+        R = sl.lrp(model, X, target=0, pruning=MassPrune(0.5, layers="positions"))
+    assert torch.allclose(R, sl.lrp(model, X, target=0))

@@ -7,16 +7,18 @@
 >>> R, layers = explainer.attribute(X, target=1, return_layers=True)  # doctest: +SKIP
 
 Modules: :mod:`.graph` (capture and canonization), :mod:`.rules`, :mod:`.composites`,
-:mod:`.propagate` (the pass), :mod:`.pruning`, :mod:`.targets`, :mod:`.api`.
+:mod:`.propagate` (the pass), :mod:`.pruning`, :mod:`.targets`, :mod:`.api`, :mod:`.plrp`
+(the recommended sparse attributions).
 """
 
 from .api import LRP, conservation, lrp
+from .plrp import plrp, project, recommended_pruning
 from .composites import COMPOSITES, Composite, get_composite
 from .pruning import MassPrune, Pruning, TopK
 from .rules import AlphaBeta, Epsilon, Flat, Gamma, Norm, Pass, Rule, WSquare, ZBox, ZeroRule, ZPlus
 
 __all__ = [
-    "lrp", "LRP", "conservation", "TopK", "MassPrune", "Pruning",
+    "lrp", "plrp", "project", "recommended_pruning", "LRP", "conservation", "TopK", "MassPrune", "Pruning",
     "Epsilon", "Gamma", "ZPlus", "AlphaBeta", "ZBox", "Flat", "WSquare", "Pass", "Norm", "ZeroRule", "Rule",
     "COMPOSITES", "Composite", "get_composite",
 ]

@@ -23,6 +23,7 @@ epsilon                    epsilon                       epsilon           epsil
 epsilon-plus               z+                            z+                epsilon
 epsilon-plus-flat          flat (conv or dense)          z+                epsilon
 epsilon-gamma-box          zB (0, 1) (conv only)         gamma 0.25        epsilon
+epsilon-gamma              gamma 0.25                    gamma 0.25        epsilon
 epsilon-alpha2-beta1       alpha2-beta1                  alpha2-beta1      epsilon
 epsilon-alpha2-beta1-flat  flat (conv or dense)          alpha2-beta1      epsilon
 best-practice              zB (0, 1) (conv only)         gamma 0.25        epsilon
@@ -32,7 +33,10 @@ best-practice              zB (0, 1) (conv only)         gamma 0.25        epsil
 the input layer (zB with the one-hot bounds 0 and 1, so absent bases and N columns can
 receive relevance), gamma (0.25) on convolutions, epsilon (1e-6) on dense layers; it
 equals ``epsilon-gamma-box`` with one-hot bounds. ``zero`` also uses LRP-0 (0/0 := 0) on
-sums and average pools. Every preset takes zennit's keyword arguments (``epsilon``,
+sums and average pools. ``epsilon-gamma`` (sparselrp's, not a zennit preset) is
+``epsilon-gamma-box`` without the box: the first convolution keeps the gamma rule, which
+multiplies by the input, so a mismatching base inside a motif gets its own (often
+negative) relevance; it is the composite of :func:`sparselrp.plrp`. Every preset takes zennit's keyword arguments (``epsilon``,
 ``stabilizer``, ``gamma``, ``low``, ``high``, ``zero_params``).
 """
 
@@ -210,6 +214,12 @@ def epsilon_gamma_box(low=0.0, high=1.0, epsilon=1e-6, gamma=0.25, stabilizer=1e
                      sum_rule=Norm(stabilizer), name="epsilon-gamma-box")
 
 
+def epsilon_gamma(epsilon=1e-6, gamma=0.25, stabilizer=1e-6, zero_params=None, **_):
+    """Gamma on every convolution (the first included), epsilon on dense layers."""
+    return Composite({"conv": Gamma(gamma, stabilizer, zero_params), "linear": Epsilon(epsilon, zero_params)},
+                     sum_rule=Norm(stabilizer), name="epsilon-gamma")
+
+
 def epsilon_alpha2_beta1(epsilon=1e-6, stabilizer=1e-6, zero_params=None, **_):
     """alpha2-beta1 on convolutions, epsilon on dense layers (zennit EpsilonAlpha2Beta1)."""
     return Composite({"conv": AlphaBeta(2.0, 1.0, stabilizer, zero_params), "linear": Epsilon(epsilon, zero_params)},
@@ -238,6 +248,7 @@ COMPOSITES = {
     "epsilon-plus": epsilon_plus,
     "epsilon-plus-flat": epsilon_plus_flat,
     "epsilon-gamma-box": epsilon_gamma_box,
+    "epsilon-gamma": epsilon_gamma,
     "epsilon-alpha2-beta1": epsilon_alpha2_beta1,
     "epsilon-alpha2-beta1-flat": epsilon_alpha2_beta1_flat,
     "best-practice": best_practice,

@@ -4,6 +4,7 @@ only their input-gradient operators, with modified weights precomputed once).
 """
 
 import collections
+import warnings
 
 import torch
 import torch.fx as fx
@@ -101,6 +102,19 @@ class Engine:
             raise ValueError(f"cannot prune {what}: it is the model input X")
         return j
 
+    def _position_points(self):
+        """Position-resolved prune points: the output of each first convolution and the
+        input of every later convolution (not X, not tensors without a position axis)."""
+        pts = []
+        for g in self.graph.layers:
+            if g.layer.kind != "conv":
+                continue
+            j = g.index if g.is_first else g.inputs[0]
+            if self.nodes[j].structural_from_input or j in pts:
+                continue
+            pts.append(j)
+        return pts
+
     def _plan_pruning(self, pruning):
         spec = pruning.layers
         points = {}
@@ -108,6 +122,12 @@ class Engine:
         if spec is None:
             for j in self._default_points():
                 points[j] = default
+        elif isinstance(spec, str) and spec == "positions":
+            for j in self._position_points():
+                points[j] = default
+            if not points:
+                warnings.warn("pruning layers='positions': the model has no convolution, so nothing is pruned "
+                              "(the map is plain LRP); name the layers to prune with layers=[...]", stacklevel=4)
         elif isinstance(spec, dict):
             for s, v in spec.items():
                 for j in self._resolve(s):
@@ -354,10 +374,12 @@ class Engine:
                     x = env[g.inputs[0]]
                     P = self._prep(g, X.dtype, X.device)
                     need_m = want_mult and g.is_first
-                    if need_m and not g.rule.multiplies_input:
+                    if need_m and not g.rule.has_hypothetical:
                         raise ValueError(
-                            f"hypothetical scores need a first-layer rule that multiplies by the input "
-                            f"(LRP-0, epsilon, gamma, z+, alpha-beta); layer '{g.name}' uses {g.rule!r}")
+                            f"hypothetical scores are not defined for {type(g.rule).__name__} on the first layer "
+                            f"'{g.name}' (it gives every base the same share, ignoring which base is observed); "
+                            f"use a first-layer rule with hypothetical scores (zB, LRP-0, epsilon, gamma, z+, "
+                            f"alpha-beta), e.g. composite 'best-practice' or sl.plrp")
                     res = g.rule.relevance(g.layer, P, x, env[i], R, want_multiplier=need_m)
                     if need_m:
                         Rin, M = res
@@ -469,41 +491,64 @@ class Engine:
         Rp, keep = strat.apply(R, value)
         if keep is None:
             return R
-        if strat.redistribute == "matrix" and pending:
-            Rp = self._matrix(g, R, keep, env, pending)
+        if strat.redistribute == "matrix":
+            # consumers that are layers re-split their own step; a tensor consumed by none
+            # (e.g. a first convolution's output, read by a ReLU) falls back to lambda
+            Rp = self._matrix(g, R, keep, env, pending or [])
         if info_pruned is not None:
             info_pruned[g.name] = _sum(R) - _sum(Rp)
         return Rp
 
     def _matrix(self, g, R, keep, env, pending):
-        """PLRP-M: redo the consumers' steps with the pruned units masked out."""
+        """PLRP-M: each consumer layer's step renormalised over the surviving inputs.
+
+        A consumer unit ``j`` handed its inputs ``R_ij = c_ij R_j`` (the rule's
+        contributions; the step is linear in ``R``). After pruning it hands the same total
+        ``a_j R_j`` (``a_j = sum_i c_ij``) to the survivors only, in proportion to their
+        contributions: ``R'_i = keep_i sum_j c_ij R_j a_j / a'_j`` with
+        ``a'_j = sum_i keep_i c_ij``. ``a`` and ``a'`` are vector-Jacobian products of the
+        rule's step (ones and the keep mask); the bias is never re-evaluated, so no unit
+        changes sign. A unit whose survivors hold less than :data:`MATRIX_MIN_SHARE` of its
+        contributions (all inputs pruned, or survivors that cancel or oppose the rest) hands
+        its relevance over as under lambda: its positive and negative totals go to the
+        survivors in proportion to their unpruned relevance (a total whose sign has no
+        survivor goes to all survivors in proportion to ``|relevance|``).
+        """
         x = env[g.index]
         keepf = keep.to(x.dtype)
-        xm = x * keepf
-        total = torch.zeros_like(R)
         N = R.shape[0]
+        total = torch.zeros_like(R)
         share = torch.zeros_like(R)
         for c, Rc, Rin in pending:
             share = share + Rin
-            if c.kind == "layer":
-                P = self._prep(c, x.dtype, x.device)
-                Rm = c.rule.relevance(c.layer, P, xm, None, Rc)
-                W = c.layer.params(x.dtype, x.device)[0]
-                dead = c.layer.forward(xm.abs(), W.abs(), None) == 0
-                if bool(dead.any()):
-                    Rd = torch.where(dead, Rc, torch.zeros_like(Rc))
-                    Rfb = c.rule.relevance(c.layer, P, x, env[c.index], Rd)
-                    # a dead unit's inputs are all pruned, so its normal relevance lies on
-                    # pruned units only; as under lambda, its positive and negative totals go
-                    # to the survivors in proportion to their unpruned relevance
-                    Rm = Rm + lambda_redistribute(R.reshape(N, -1), keep.reshape(N, -1),
-                                                  target=Rfb.reshape(N, -1)).reshape(R.shape)
-                total = total + Rm * keepf
+            P = self._prep(c, x.dtype, x.device)
+            z = env[c.index]
+            with torch.enable_grad():
+                leaf = Rc.detach().clone().requires_grad_(True)
+                out = c.rule.relevance(c.layer, P, x, z, leaf)
+                a, = torch.autograd.grad(out, leaf, torch.ones_like(out), retain_graph=True)
+                a_kept, = torch.autograd.grad(out, leaf, keepf)
+            ratio = torch.where(a != 0, a_kept / torch.where(a != 0, a, 1.0), 0.0)
+            ok = ratio >= MATRIX_MIN_SHARE
+            Rs = torch.where(ok, Rc * (a / torch.where(ok, a_kept, 1.0)), 0.0)
+            Rm = c.rule.relevance(c.layer, P, x, z, Rs) * keepf
+            lost = (~ok) & (Rc != 0)
+            if bool(lost.any()):
+                Rfb = c.rule.relevance(c.layer, P, x, z, torch.where(lost, Rc, 0.0))
+                Rm = Rm + lambda_redistribute(R.reshape(N, -1), keep.reshape(N, -1), target=Rfb.reshape(N, -1),
+                                              conserve=True).reshape(R.shape)
+            total = total + Rm
         # consumers that are not layers (sums, pools): their share falls back to lambda
         rest = R - share
         if bool((rest != 0).any()):
-            total = total + lambda_redistribute(rest.reshape(N, -1), keep.reshape(N, -1)).reshape(R.shape)
+            total = total + lambda_redistribute(rest.reshape(N, -1), keep.reshape(N, -1),
+                                                conserve=True).reshape(R.shape)
         return total
+
+
+#: PLRP-M renormalises a unit over its survivors only when they hold at least this share of
+#: its contributions (else lambda): a smaller share would amplify the unit by over 1,000x
+MATRIX_MIN_SHARE = 1e-3
 
 
 def _sum(t):

@@ -41,6 +41,7 @@ import math
 import torch
 
 _REDISTRIBUTE = ("lambda", "matrix", "none")
+_GROUPS = (None, "position")
 
 
 class Pruning:
@@ -51,17 +52,29 @@ class Pruning:
     redistribute : {"lambda", "matrix", "none"}
     layers : None, str, int, type, list of those, or dict {spec: value}
         Which tensors are pruned. ``None``: the inputs of every Conv1d/Linear layer
-        except X. A str names an explained layer (its input is pruned) or a graph node
-        (module path / fx node name; that node's output is pruned); an int indexes
-        :attr:`LRP.layer_names` (negative allowed); a module type selects the inputs of
-        all layers of that type. A dict gives a per-layer ``k`` or ``p``.
+        except X. ``"positions"``: every position-resolved tensor of the convolution stack
+        (the output of the first convolution(s) and the input of every later convolution;
+        dense and globally pooled layers are left unpruned). A str names an explained
+        layer (its input is pruned) or a graph node (module path / fx node name; that
+        node's output is pruned); an int indexes :attr:`LRP.layer_names` (negative
+        allowed); a module type selects the inputs of all layers of that type. A dict
+        gives a per-layer ``k`` or ``p``.
+    group : None or "position"
+        ``None``: every unit is selected on its own. ``"position"``: on position-resolved
+        tensors ``(N, C, L)`` the channels of a position are kept or dropped together,
+        selected on the position's positive sum and negative sum (so a motif that several
+        weak filters see survives as a whole); ``k`` then counts positions. Tensors without
+        a position axis are selected per unit.
     """
 
-    def __init__(self, redistribute="lambda", layers=None):
+    def __init__(self, redistribute="lambda", layers=None, group=None):
         if redistribute not in _REDISTRIBUTE:
             raise ValueError(f"redistribute must be one of {_REDISTRIBUTE}, got {redistribute!r}")
+        if group not in _GROUPS:
+            raise ValueError(f"group must be one of {_GROUPS}, got {group!r}")
         self.redistribute = redistribute
         self.layers = layers
+        self.group = group
 
     # -- selection ---------------------------------------------------------------
     def is_noop(self, value, size):
@@ -98,16 +111,29 @@ class Pruning:
         """
         shape = R.shape
         r = R.reshape(shape[0], -1)
+        lam = self.redistribute == "lambda"
+        if self.group == "position" and R.ndim == 3 and shape[-1] > 1:
+            if self.is_noop(value, shape[-1]):
+                return R, None
+            pos = R.clamp(min=0).sum(1)
+            neg = R.clamp(max=0).sum(1)
+            keep = self.select_positions(pos, neg, value)[:, None, :].expand(shape).reshape(shape[0], -1)
+            out = lambda_redistribute(r, keep) if lam else r * keep
+            return out.reshape(shape), keep.reshape(shape)
         if self.is_noop(value, r.shape[1]):
             return R, None
-        lam = self.redistribute == "lambda"
         keep, out = self.select(r, value, lam)
         if out is None:
             out = lambda_redistribute(r, keep) if lam else r * keep
         return out.reshape(shape), keep.reshape(shape)
 
+    def select_positions(self, pos, neg, value):
+        """Keep mask ``(N, L)`` of positions from their positive sums ``pos`` ``(N, L)``
+        (>= 0) and negative sums ``neg`` ``(N, L)`` (<= 0) over the channels."""
+        raise NotImplementedError
 
-def lambda_redistribute(r, keep, target=None):
+
+def lambda_redistribute(r, keep, target=None, conserve=False):
     """Rescale surviving entries so positive and negative totals are preserved.
 
     Parameters
@@ -118,6 +144,10 @@ def lambda_redistribute(r, keep, target=None):
         ``(N, M)`` bool mask of survivors.
     target : torch.Tensor, optional
         ``(N, M)`` relevance whose totals are to be matched (default ``r``).
+    conserve : bool
+        Where a sign of ``target`` has no survivor of that sign, give its total to all
+        survivors in proportion to ``|r|`` instead of dropping it (PLRP-M's fall-backs), so
+        the row total is kept whenever anything survives.
 
     Returns
     -------
@@ -136,8 +166,19 @@ def lambda_redistribute(r, keep, target=None):
     one = torch.ones_like(pos_a)
     sp = torch.where(pos_a > 0, pos_b / torch.where(pos_a > 0, pos_a, one), 0.0)
     sn = torch.where(neg_a < 0, neg_b / torch.where(neg_a < 0, neg_a, -one), 0.0)
-    return kp.mul_(sp).add_(kn.mul_(sn))
+    if not conserve:
+        return kp.mul_(sp).add_(kn.mul_(sn))
+    w = rk.abs()
+    wsum = w.sum(1, keepdim=True)
+    left = torch.where(pos_a > 0, 0.0, pos_b) + torch.where(neg_a < 0, 0.0, neg_b)
+    spread = torch.where(wsum > 0, left / torch.where(wsum > 0, wsum, one), 0.0)
+    return kp.mul_(sp).add_(kn.mul_(sn)).add_(w.mul_(spread))
 
+
+#: default ``p_neg`` of :class:`MassPrune` as a multiple of ``p`` (1: both signs pruned at the
+#: same share; 0.1's factor 0.5 kept about 27 negative background windows per sequence on the
+#: SmallCNN; the validation suite in docs/plrp.md compares the two)
+P_NEG_FACTOR = 1.0
 
 #: on CPU, rows of up to this many entries are selected with one full stable sort; longer
 #: rows with the mass histogram (see :func:`_select_hist`); other devices always sort
@@ -305,19 +346,22 @@ class MassPrune(Pruning):
         Share in [0, 1) of the positive relevance mass to drop per sample and layer.
         A dict ``{layer spec: p}`` prunes only those layers, each with its own share.
     p_neg : float, optional
-        Share of the negative mass (default ``p / 2``, our reading of the paper).
+        Share of the negative mass (default ``p``: :data:`P_NEG_FACTOR` times ``p``; the
+        paper does not settle it, see docs/plrp.md for the measurement that chose it).
     redistribute : {"lambda", "matrix", "none"}
         See the module docstring.
     layers : optional
         Which layers (see :class:`Pruning`); a dict gives per-layer ``p``.
+    group : None or "position"
+        Select single units or whole positions (see :class:`Pruning`).
     """
 
-    def __init__(self, p, p_neg=None, redistribute="lambda", layers=None):
+    def __init__(self, p, p_neg=None, redistribute="lambda", layers=None, group=None):
         if isinstance(p, dict):
             if layers is not None:
                 raise ValueError("give per-layer shares either as p={...} or layers={...}, not both")
             layers, p = p, None
-        super().__init__(redistribute, layers)
+        super().__init__(redistribute, layers, group)
         self.p = p
         self.p_neg = p_neg
         if p is not None:
@@ -329,7 +373,8 @@ class MassPrune(Pruning):
             raise ValueError(f"MassPrune: p_neg must be in [0, 1), got {p_neg!r}")
 
     def __repr__(self):
-        return f"MassPrune(p={self.p!r}, p_neg={self.p_neg!r}, redistribute={self.redistribute!r}, layers={self.layers!r})"
+        return (f"MassPrune(p={self.p!r}, p_neg={self.p_neg!r}, redistribute={self.redistribute!r}, "
+                f"layers={self.layers!r}, group={self.group!r})")
 
     @property
     def default_value(self):
@@ -340,7 +385,7 @@ class MassPrune(Pruning):
             raise ValueError(f"MassPrune: p must be a number in [0, 1), got {value!r}")
 
     def _pneg(self, p):
-        return p / 2 if self.p_neg is None else float(self.p_neg)
+        return p * P_NEG_FACTOR if self.p_neg is None else float(self.p_neg)
 
     def is_noop(self, value, size):
         return float(value) == 0 and self._pneg(float(value)) == 0
@@ -352,6 +397,13 @@ class MassPrune(Pruning):
         # the lambda factors come with the selection
         p = float(value)
         return _mass_prune(r, p, self._pneg(p), rescale=rescale)
+
+    def select_positions(self, pos, neg, value):
+        # both signs in one selection: positive sums in the first L columns, negative in the last
+        p = float(value)
+        L = pos.shape[1]
+        keep = _mass_prune(torch.cat([pos, neg], 1), p, self._pneg(p))[0]
+        return (keep[:, :L] & (pos > 0)) | (keep[:, L:] & (neg < 0))
 
 
 class TopK(Pruning):
@@ -366,15 +418,24 @@ class TopK(Pruning):
         See the module docstring.
     layers : optional
         Which layers (see :class:`Pruning`); a dict gives per-layer ``k``.
+    group : None or "position"
+        Select single units or whole positions (``k`` then counts positions).
+    sign_aware : bool
+        Share the ``k`` slots between the positive and the negative units in proportion to
+        their relevance mass (at least one slot for the positive side when it has any
+        mass), then keep the largest of each sign (default). ``False``: the ``k`` largest
+        ``|r|`` whatever their sign, which can keep only negative units and lose the
+        positive mass.
     """
 
-    def __init__(self, k, redistribute="lambda", layers=None):
+    def __init__(self, k, redistribute="lambda", layers=None, group=None, sign_aware=True):
         if isinstance(k, dict):
             if layers is not None:
                 raise ValueError("give per-layer k either as k={...} or layers={...}, not both")
             layers, k = k, None
-        super().__init__(redistribute, layers)
+        super().__init__(redistribute, layers, group)
         self.k = k
+        self.sign_aware = bool(sign_aware)
         if k is not None:
             self.check_value(k)
         if isinstance(layers, dict):
@@ -382,7 +443,8 @@ class TopK(Pruning):
                 self.check_value(v)
 
     def __repr__(self):
-        return f"TopK(k={self.k!r}, redistribute={self.redistribute!r}, layers={self.layers!r})"
+        return (f"TopK(k={self.k!r}, redistribute={self.redistribute!r}, layers={self.layers!r}, "
+                f"group={self.group!r}, sign_aware={self.sign_aware!r})")
 
     @property
     def default_value(self):
@@ -407,13 +469,57 @@ class TopK(Pruning):
 
     def keep_mask(self, r, value):
         k = self.count(value, r.shape[1])
+        if self.sign_aware:
+            return _topk_signed(r.clamp(min=0), (-r).clamp(min=0), k)
         a = r.abs()
-        # k-th largest |r| per sample, then keep all above it and the lowest-index ties
-        kth = torch.topk(a, k, dim=1, largest=True, sorted=False).values.min(dim=1, keepdim=True).values
-        above = a > kth
-        tie = a == kth
-        need = k - torch.count_nonzero(above, dim=1)[:, None]
-        if bool((torch.count_nonzero(tie, dim=1)[:, None] <= need).all()):   # no surplus ties at the cut
-            return above | tie
-        tie_rank = torch.cumsum(tie.to(torch.int32), dim=1)
-        return above | (tie & (tie_rank <= need))
+        return _topk_rows(a, torch.full((r.shape[0],), k, dtype=torch.int64, device=r.device))
+
+    def select_positions(self, pos, neg, value):
+        k = self.count(value, pos.shape[1])
+        if self.sign_aware:
+            return _topk_signed(pos, -neg, k)
+        a = pos - neg
+        return _topk_rows(a, torch.full((a.shape[0],), k, dtype=torch.int64, device=a.device))
+
+
+def _topk_rows(a, k):
+    """Keep mask ``(N, M)`` of the ``k[n]`` largest entries of each row of ``a`` ``(N, M)``
+    (``k`` ``(N,)`` int64, at most ``M``); among equal values at the cut the lower index is
+    kept, so the mask does not depend on the order torch.topk returns ties in."""
+    kmax = int(k.max()) if k.numel() else 0
+    if kmax <= 0:
+        return torch.zeros(a.shape, dtype=torch.bool, device=a.device)
+    vals = torch.topk(a, kmax, dim=1, largest=True, sorted=True).values
+    kth = vals.gather(1, (k - 1).clamp(min=0)[:, None])
+    kth = torch.where(k[:, None] > 0, kth, torch.full_like(kth, float("inf")))
+    above = a > kth
+    tie = a == kth
+    need = k[:, None] - torch.count_nonzero(above, dim=1)[:, None]
+    if bool((torch.count_nonzero(tie, dim=1)[:, None] <= need).all()):   # no surplus ties at the cut
+        return above | tie
+    tie_rank = torch.cumsum(tie.to(torch.int32), dim=1)
+    return above | (tie & (tie_rank <= need))
+
+
+def _topk_signed(pos, neg, k):
+    """Sign-aware top-k: keep mask ``(N, M)`` from positive magnitudes ``pos`` and negative
+    magnitudes ``neg`` (both ``(N, M)``, >= 0).
+
+    Per row the ``k`` slots are shared in proportion to the positive and the negative mass
+    (rounded; at least one positive slot when there is positive mass), limited to the
+    non-zero entries of each side (unused slots go to the other side); then the largest
+    entries of each side are kept (ties: lower index first). At most ``k`` entries (or
+    positions, when an entry has both a positive and a negative part) are kept per row.
+    """
+    P = pos.sum(1, dtype=torch.float64)
+    Q = neg.sum(1, dtype=torch.float64)
+    npos = torch.count_nonzero(pos, dim=1)
+    nneg = torch.count_nonzero(neg, dim=1)
+    tot = P + Q
+    share = torch.where(tot > 0, P / torch.where(tot > 0, tot, 1.0), 0.0)
+    kp = torch.round(share * k).to(torch.int64)
+    kp = torch.maximum(kp, (P > 0).to(torch.int64)).clamp(max=k)
+    kp = torch.minimum(kp, npos)
+    kn = torch.minimum(k - kp, nneg)
+    kp = torch.minimum(k - kn, npos)
+    return _topk_rows(pos, kp) | _topk_rows(neg, kn)

@@ -52,9 +52,12 @@ class Rule:
     :meth:`relevance`.
     """
 
-    #: whether the rule's input relevance has the form ``x * multiplier`` (hypothetical
-    #: scores are then defined)
+    #: whether the rule's input relevance has the form ``x * multiplier``
     multiplies_input = True
+    #: whether the rule defines hypothetical scores (what each of the four bases would
+    #: receive at a position): the multipliers for rules that multiply by the input, the
+    #: bound-corrected transposed map for zB; not for Flat and WSquare
+    has_hypothetical = True
 
     def __init__(self, stabilizer=1e-6, zero_params=None):
         self.stabilizer = float(stabilizer)
@@ -193,6 +196,7 @@ class Pass(Rule):
     """Relevance passes through unchanged (element-wise layers such as activations)."""
 
     multiplies_input = False
+    has_hypothetical = False
 
     def __init__(self):
         super().__init__(stabilizer=0.0)
@@ -432,9 +436,6 @@ class ZBox(Rule):
         return torch.full_like(x, float(v))
 
     def relevance(self, layer, P, x, z, R, want_multiplier=False):
-        if want_multiplier:
-            raise ValueError("hypothetical scores are not defined for the ZBox rule "
-                             "(it does not multiply by the input)")
         W, Wp, Wn = P["W"], P["Wp"], P["Wn"]
         lo = self._bound(self.low, x)
         hi = self._bound(self.high, x)
@@ -458,12 +459,24 @@ class ZBox(Rule):
             else:
                 d = d - layer.forward(bound, Wb, None)
         s = self.divide(R, d)
-        out = x * layer.transpose(s, W, x.shape)
+        M = layer.transpose(s, W, x.shape)
+        bound_terms = None
         if use_lo:
-            out = out - lo * layer.transpose(s, Wp, x.shape)
+            bound_terms = lo * layer.transpose(s, Wp, x.shape)
         if use_hi:
-            out = out - hi * layer.transpose(s, Wn, x.shape)
-        return out
+            t = hi * layer.transpose(s, Wn, x.shape)
+            bound_terms = t if bound_terms is None else bound_terms + t
+        out = x * M if bound_terms is None else x * M - bound_terms
+        if not want_multiplier:
+            return out
+        # hypothetical score of base b at a position: the relevance that position would get
+        # with base b observed, (W^T s)_b minus the bound terms of all four rows (they do
+        # not depend on which base is observed). At the observed base of a one-hot column it
+        # equals the column's summed relevance.
+        if x.ndim < 3:
+            raise ValueError("hypothetical zB scores need a position axis: input (N, 4, L)")
+        H = M if bound_terms is None else M - bound_terms.sum(1, keepdim=True)
+        return out, H
 
     def _batch_independent(self, bound):
         return not (isinstance(self.low, torch.Tensor) and self.low.ndim == bound.ndim and self.low.shape[0] > 1) \
@@ -482,6 +495,7 @@ class WSquare(Rule):
     """
 
     multiplies_input = False
+    has_hypothetical = False
 
     def prepare(self, W, b):
         W = self._weight(W)
@@ -508,6 +522,7 @@ class Flat(Rule):
     """
 
     multiplies_input = False
+    has_hypothetical = False
 
     def prepare(self, W, b):
         return {"W1": torch.ones_like(W)}

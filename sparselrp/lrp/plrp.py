@@ -1,0 +1,145 @@
+"""The recommended sparse attributions: :func:`plrp`, and :func:`project`.
+
+:func:`plrp` is pruned LRP with the composite and the pruning that the validation suite
+(``benchmarks/validation_suite.py``, table in docs/plrp.md) chose across architectures,
+lengths and data sets. :func:`sparselrp.lrp` keeps its own contract (best-practice,
+no pruning) and its zennit parity.
+
+Kinds of attribution maps (the field's conventions, tangermeme and TF-MoDISco):
+
+* raw: what the relevance pass gives, ``(N, 4, L)``; under a zB first layer absent bases
+  and N columns carry relevance too;
+* projected: each position's relevance (the sum over its four rows) placed on the
+  observed base, ``(N, 4, L)``, zero on absent bases and N columns (:func:`project`);
+* hypothetical: what each of the four bases would receive at each position, ``(N, 4, L)``;
+  ``(H * X).sum(1)`` equals the projected map's per-position value.
+"""
+
+import torch
+
+from .api import LRP
+from .pruning import MassPrune, Pruning, TopK
+
+#: composite of :func:`plrp`: gamma (0.25) on every convolution, the first one included (a
+#: first-layer rule that multiplies by the input keeps the contrast between matching and
+#: mismatching bases, which zB loses), epsilon on dense layers
+RECOMMENDED_COMPOSITE = "epsilon-gamma"
+
+#: share of the relevance mass :func:`plrp` drops per pruned tensor and sign
+RECOMMENDED_P = 0.5
+
+#: where :func:`plrp` prunes: every position-resolved tensor of the convolution stack
+RECOMMENDED_LAYERS = "positions"
+
+#: how :func:`plrp` prunes: whole positions (all channels of a position together)
+RECOMMENDED_GROUP = "position"
+
+
+def recommended_pruning(p=None, k=None, redistribute="lambda"):
+    """The pruning :func:`plrp` uses: position-grouped mass pruning of the convolution stack.
+
+    Parameters
+    ----------
+    p : float, optional
+        Share of the mass to drop (default :data:`RECOMMENDED_P`); ``0`` prunes nothing.
+    k : int or float, optional
+        Keep the top ``k`` positions (a count or a share) instead of mass pruning.
+    redistribute : {"lambda", "matrix", "none"}
+
+    Returns
+    -------
+    MassPrune or TopK
+    """
+    if p is not None and k is not None:
+        raise ValueError("give either p (mass pruning) or k (top-k), not both")
+    if k is not None:
+        return TopK(k, redistribute=redistribute, layers=RECOMMENDED_LAYERS, group=RECOMMENDED_GROUP)
+    return MassPrune(RECOMMENDED_P if p is None else p, redistribute=redistribute, layers=RECOMMENDED_LAYERS,
+                     group=RECOMMENDED_GROUP)
+
+
+def project(R, X):
+    """Projected contributions: each position's summed relevance placed on its observed base.
+
+    Parameters
+    ----------
+    R : torch.Tensor
+        ``(N, 4, L)`` raw attributions (or hypothetical scores: then ``H * X`` per row
+        summed, which is the same thing).
+    X : torch.Tensor
+        ``(N, 4, L)`` one-hot input.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, 4, L)``: ``X * R.sum(1)`` per position; absent bases and N columns are zero.
+    """
+    if R.shape != X.shape or R.ndim != 3:
+        raise ValueError(f"project: R {tuple(R.shape)} and X {tuple(X.shape)} must both be (N, 4, L)")
+    return X.to(R.dtype) * R.sum(1, keepdim=True)
+
+
+def plrp(model, X, target=0, hypothetical=False, composite=None, pruning=None, p=None, k=None,
+         batch_size=256, device=None, strand_average=False, progress=False, return_layers=False):
+    """Recommended sparse attributions for a genome model (pruned LRP).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Built from supported operations; not modified.
+    X : torch.Tensor
+        ``(N, 4, L)`` one-hot DNA (rows A, C, G, T), float32 or float64.
+    target : int, sequence of N ints, or callable
+        As :func:`sparselrp.lrp`.
+    hypothetical : bool
+        Return hypothetical scores ``(N, 4, L)`` for all four bases instead of the
+        projected map (what TF-MoDISco wants beside the one-hot).
+    composite : str, Composite or dict, optional
+        Default :data:`RECOMMENDED_COMPOSITE`. Flat and w-square first layers have no
+        hypothetical scores.
+    pruning : TopK, MassPrune, False or None, optional
+        Default: :func:`recommended_pruning` (position-grouped mass pruning of the
+        convolution stack, ``p = 0.5``); ``False`` gives plain LRP with the same composite.
+    p, k : float, optional
+        Shortcuts for ``pruning=recommended_pruning(p=p)`` / ``(k=k)``.
+    batch_size, device, strand_average, progress, return_layers
+        As :meth:`sparselrp.LRP.attribute`.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, 4, L)`` projected contributions (or hypothetical scores), with X's dtype and
+        device (with ``return_layers``: ``(R, layers)``).
+
+    Examples
+    --------
+    >>> R = sl.plrp(model, X, target=0)                        # doctest: +SKIP
+    >>> H = sl.plrp(model, X, target=0, hypothetical=True)     # doctest: +SKIP
+    >>> bool(torch.allclose((H * X).sum(1), R.sum(1)))         # doctest: +SKIP
+    True
+    """
+    if pruning is None:
+        pruning = recommended_pruning(p=p, k=k)
+    elif p is not None or k is not None:
+        raise ValueError("give either pruning= or the p=/k= shortcuts, not both")
+    elif pruning is False:
+        pruning = None
+    elif not isinstance(pruning, Pruning):
+        raise TypeError(f"pruning must be sparselrp.TopK(...), sparselrp.MassPrune(...), False or None, "
+                        f"got {pruning!r}")
+    explainer = LRP(model, composite=RECOMMENDED_COMPOSITE if composite is None else composite, pruning=pruning,
+                    device=device)
+    out = explainer.attribute(X, target=target, batch_size=batch_size, hypothetical=hypothetical,
+                              strand_average=strand_average, progress=progress, return_layers=return_layers)
+    if hypothetical:
+        return out
+    if return_layers:
+        R, layers = out
+        return _project_if_onehot(R, X), layers
+    return _project_if_onehot(out, X)
+
+
+def _project_if_onehot(R, X):
+    if R.ndim == 3 and R.shape[1] == 4:
+        return project(R, X)
+    return R
