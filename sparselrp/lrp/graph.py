@@ -430,6 +430,11 @@ class CapturedGraph:
         except Exception as exc:  # noqa: BLE001 - re-raised with context
             raise UnsupportedOperationError(_trace_failure(exc, model_copy)) from exc
         self.gm = fx.GraphModule(model_copy, graph)
+        # outputs nothing uses (e.g. a count head computed beside the explained profile)
+        # need no rule: drop them before classifying
+        self.gm.graph.eliminate_dead_code()
+        self.gm.recompile()
+        graph = self.gm.graph
         self.module = model_copy
         fx_nodes = list(graph.nodes)
         index = {n: i for i, n in enumerate(fx_nodes)}

@@ -105,10 +105,12 @@ class BPNetLiteHead(nn.Module):
         """``(N, 4, L)`` -> ``(N, 1)``: the count head, or the weighted-softmax profile score."""
         if self.n_control_tracks == 0:
             out = self.model(X)
-        elif self.control is None:
-            out = self.model(X, X.new_zeros(X.shape[0], self.n_control_tracks, X.shape[-1]))
         else:
-            out = self.model(X, self.control.expand(X.shape[0], -1, -1))
+            # constants of the input's batch size and length (torch.fx records them from X)
+            ctl = X.new_zeros(X.shape[0], self.n_control_tracks, X.shape[-1])
+            if self.control is not None:
+                ctl = ctl + self.control
+            out = self.model(X, ctl)
         if self.head == "counts":
             return out[1]
         z = out[0].flatten(1)
