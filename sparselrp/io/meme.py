@@ -37,15 +37,22 @@ __all__ = ["write_meme", "read_meme", "parse_meme"]
 _ROW_TOL = 0.02
 
 
-def _items(motifs):
+MEME_TYPES = ("pfm", "cwm", "hcwm")
+
+
+def _items(motifs, kind="pfm"):
     from ..motifs.motif import Motif
 
+    if kind not in MEME_TYPES:
+        raise ValueError(f"kind must be one of {', '.join(MEME_TYPES)}, got {kind!r}")
     out = []
     for i, m in enumerate(motifs):
         nsites = None
         alt = None
         if isinstance(m, Motif):
-            name, pwm, nsites = m.name, m.pwm, m.support
+            name, pwm, nsites = m.name, {"pfm": m.pwm, "cwm": m.cwm, "hcwm": m.hcwm}[kind], m.support
+            if pwm is None:
+                raise ValueError(f"motif {m.name} has no hypothetical CWM to write")
             if m.matches:
                 alt = m.matches[0].get("target_name")
         else:
@@ -59,18 +66,24 @@ def _items(motifs):
         pwm = np.asarray(pwm, dtype=np.float64)
         if pwm.ndim != 2 or pwm.shape[0] != 4 or pwm.shape[1] == 0:
             raise ValueError(f"motif {name}: pwm must have shape (4, W) with W >= 1, got {pwm.shape}")
-        if not np.all(np.isfinite(pwm)) or np.any(pwm < 0):
-            raise ValueError(f"motif {name}: pwm must be finite and non-negative")
-        tot = pwm.sum(0, keepdims=True)
-        pwm = np.where(tot > 0, pwm / np.where(tot > 0, tot, 1), 0.25)
+        if not np.all(np.isfinite(pwm)):
+            raise ValueError(f"motif {name}: the matrix must be finite")
+        if kind == "pfm":
+            if np.any(pwm < 0):
+                raise ValueError(f"motif {name}: pwm must be non-negative")
+            tot = pwm.sum(0, keepdims=True)
+            pwm = np.where(tot > 0, pwm / np.where(tot > 0, tot, 1), 0.25)
         if alt is not None:
             alt = re.sub(r"\s+", "_", str(alt)) or None
         out.append((name, alt, pwm, nsites))
     return out
 
 
-def write_meme(path, motifs, background=None, nsites=None):
+def write_meme(path, motifs, background=None, nsites=None, kind="pfm"):
     """Write motifs in MEME minimal format (version 4), atomically.
+
+    memelite's ``write_meme`` writes ``nsites= 1`` for every motif and no alternate
+    names, so this writer is sparselrp's own.
 
     Parameters
     ----------
@@ -84,6 +97,11 @@ def write_meme(path, motifs, background=None, nsites=None):
     nsites : int, optional
         ``nsites`` for (name, pwm) pairs (default 20, MEME's convention when
         unknown).
+    kind : {"pfm", "cwm", "hcwm"}
+        Which matrix of each Motif to write: base probabilities (default), or the
+        contribution (CWM) or hypothetical contribution (hCWM) matrix written as
+        is in the ``letter-probability matrix`` block, as ``modisco meme -t CWM``
+        does (such a file is read back with ``read_meme(path, probabilities=False)``).
 
     Raises
     ------
@@ -91,7 +109,7 @@ def write_meme(path, motifs, background=None, nsites=None):
         A name with whitespace or a matrix not of shape (4, W) with finite,
         non-negative entries.
     """
-    items = _items(motifs)
+    items = _items(motifs, kind)
     bg = np.full(4, 0.25) if background is None else np.asarray(background, dtype=np.float64)
     if bg.shape != (4,) or not np.all(np.isfinite(bg)) or np.any(bg < 0) or bg.sum() <= 0:
         raise ValueError("background must be 4 non-negative finite frequencies")
@@ -103,7 +121,8 @@ def write_meme(path, motifs, background=None, nsites=None):
         ns = ns if ns is not None else (20 if nsites is None else int(nsites))
         lines.append(f"MOTIF {name}" + (f" {alt}" if alt else ""))
         lines.append(f"letter-probability matrix: alength= 4 w= {pwm.shape[1]} nsites= {ns} E= 0")
-        lines.extend(" " + " ".join(f"{v:.6f}" for v in col) for col in pwm.T)
+        fmt = "{:.6f}" if kind == "pfm" else "{:.6g}"
+        lines.extend(" " + " ".join(fmt.format(v) for v in col) for col in pwm.T)
         lines.append("")
     with atomic_open(path, "w", encoding="utf-8", newline="\n") as fh:
         fh.write("\n".join(lines) + "\n")
@@ -118,7 +137,7 @@ def _is_number_row(s):
     return bool(parts) and all(re.fullmatch(_NUM, p) for p in parts)
 
 
-def parse_meme(text, path="<string>"):
+def parse_meme(text, path="<string>", probabilities=True):
     """Parse MEME minimal-format text; see :func:`read_meme`.
 
     Returns
@@ -208,9 +227,11 @@ def parse_meme(text, path="<string>"):
                 vals = [float(v) for v in lines[i].split()]
                 if len(vals) != 4:
                     raise err(f"matrix row has {len(vals)} values, expected 4 (A C G T)", i)
-                if not all(math.isfinite(v) for v in vals) or min(vals) < 0 or max(vals) > 1 + _ROW_TOL:
+                if not all(math.isfinite(v) for v in vals):
+                    raise err("matrix values must be finite numbers", i)
+                if probabilities and (min(vals) < 0 or max(vals) > 1 + _ROW_TOL):
                     raise err("matrix values must be probabilities between 0 and 1", i)
-                if abs(sum(vals) - 1) > _ROW_TOL:
+                if probabilities and abs(sum(vals) - 1) > _ROW_TOL:
                     raise err(f"matrix row sums to {sum(vals):.4g}, not 1", i)
                 rows.append(vals)
                 if w is not None and len(rows) == int(w):
@@ -222,7 +243,8 @@ def parse_meme(text, path="<string>"):
             if not rows:
                 raise err(f"motif {current[0]!r} has an empty letter-probability matrix", start)
             pwm = np.array(rows, dtype=np.float64).T
-            pwm = pwm / pwm.sum(0, keepdims=True)
+            if probabilities:
+                pwm = pwm / pwm.sum(0, keepdims=True)
             motifs.append((current[0], current[1], pwm, nsites))
             current = None
             continue
@@ -239,7 +261,7 @@ def parse_meme(text, path="<string>"):
     return motifs
 
 
-def read_meme(path, as_motifs=False):
+def read_meme(path, as_motifs=False, probabilities=True):
     """Read motifs from a MEME minimal-format file.
 
     Parameters
@@ -249,6 +271,9 @@ def read_meme(path, as_motifs=False):
     as_motifs : bool
         Return :class:`sparselrp.motifs.Motif` objects (``cwm`` = ``pwm``,
         ``support`` = ``nsites``, no matches) instead of ``(name, pwm)`` pairs.
+    probabilities : bool
+        Check that every row holds probabilities summing to 1 and renormalise
+        (default); False reads any finite values as they are (CWM / hCWM files).
 
     Returns
     -------
@@ -273,7 +298,7 @@ def read_meme(path, as_motifs=False):
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
         raise InputFormatError("not a text file (NUL byte)", path, line)
-    parsed = parse_meme(text, path=str(path))
+    parsed = parse_meme(text, path=str(path), probabilities=probabilities)
     if not as_motifs:
         return [(name, pwm) for name, _, pwm, _ in parsed]
     from ..motifs.motif import Motif

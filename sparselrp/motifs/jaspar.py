@@ -16,7 +16,8 @@ import numpy as np
 
 from .motif import Motif
 
-__all__ = ["load_jaspar", "match_jaspar", "jaspar_releases", "benjamini_hochberg", "tomtom_pvalues", "precompile"]
+__all__ = ["load_jaspar", "load_meme_db", "match_jaspar", "jaspar_releases", "benjamini_hochberg", "tomtom_pvalues",
+           "precompile"]
 
 
 def jaspar_releases():
@@ -145,8 +146,39 @@ def tomtom_pvalues(queries, targets):
     return p, score, offset, overlap, strand
 
 
-def match_jaspar(motifs, release=None, collection="CORE", tax_group="vertebrates", top=5, targets=None):
-    """Compare motifs with JASPAR and fill each motif's ``matches`` (best first).
+def load_meme_db(path):
+    """Target matrices from a MEME database file (HOCOMOCO, Vierstra, ...).
+
+    Parameters
+    ----------
+    path : str or Path
+        A MEME minimal-format file of probability matrices.
+
+    Returns
+    -------
+    list of (str, str, numpy.ndarray)
+        ``(motif id, alternate name or id, pwm (4, W))`` in file order.
+
+    Raises
+    ------
+    InputFormatError
+        An unreadable or malformed file (the message names file and line), or
+        one without motifs.
+    """
+    from ..errors import InputFormatError
+    from ..io.meme import parse_meme, read_meme
+
+    read_meme(path)  # the strict checks: undecodable bytes, NUL, malformed blocks
+    with open(path, encoding="utf-8-sig") as fh:
+        parsed = parse_meme(fh.read(), path=str(path))
+    if not parsed:
+        raise InputFormatError("the MEME database holds no motifs", path)
+    return [(name, alt or name, pwm) for name, alt, pwm, _ in parsed]
+
+
+def match_jaspar(motifs, release=None, collection="CORE", tax_group="vertebrates", top=5, targets=None,
+                 meme_db=None, jaspar=True):
+    """Compare motifs with JASPAR (and other MEME databases) and fill each motif's ``matches``.
 
     Parameters
     ----------
@@ -158,12 +190,19 @@ def match_jaspar(motifs, release=None, collection="CORE", tax_group="vertebrates
         Number of matches kept per motif (sorted by p-value).
     targets : list of (id, name, pwm), optional
         Compare with these matrices instead of JASPAR.
+    meme_db : str or Path or list of them, optional
+        MEME database files (HOCOMOCO, Vierstra, ...) to compare with besides
+        JASPAR; q-values are over all targets together.
+    jaspar : bool
+        False: compare with ``meme_db`` (or ``targets``) only.
 
     Returns
     -------
     list of Motif
         The same objects, with ``matches`` set to dicts with keys
-        ``target_id``, ``target_name``, ``p_value``, ``q_value``, ``offset``
+        ``target_id``, ``target_name``, ``p`` and ``q`` (also as ``p_value`` and
+        ``q_value``), ``database`` (``"JASPAR2026"``, a MEME file's name, or
+        ``"targets"``), ``offset``
         (the column of the target, in the given orientation, aligned with the
         motif's first column; negative when the motif starts before the
         target), ``orientation`` (``"+"`` target as stored, ``"-"`` its reverse
@@ -177,8 +216,18 @@ def match_jaspar(motifs, release=None, collection="CORE", tax_group="vertebrates
     for m in motifs:
         if not isinstance(m, Motif):
             raise TypeError(f"match_jaspar expects Motif objects, got {type(m).__name__}")
-    if targets is None:
-        targets = load_jaspar(release, collection=collection, tax_group=tax_group)
+    sources = []
+    if targets is not None:
+        sources = [("targets", t) for t in targets]
+    elif jaspar:
+        rel = _resolve_release(release)
+        sources = [(rel, t) for t in load_jaspar(rel, collection=collection, tax_group=tax_group)]
+    if meme_db is not None:
+        from pathlib import Path
+
+        for db in [meme_db] if isinstance(meme_db, (str, Path)) else list(meme_db):
+            sources += [(Path(db).name, t) for t in load_meme_db(db)]
+    targets = [t for _, t in sources]
     if not targets:
         raise ValueError("no target matrices to compare with")
     queries = []
@@ -196,6 +245,9 @@ def match_jaspar(motifs, release=None, collection="CORE", tax_group="vertebrates
             {
                 "target_id": str(targets[j][0]),
                 "target_name": str(targets[j][1]),
+                "p": float(p[i, j]),
+                "q": float(q[i, j]),
+                "database": sources[j][0],
                 "p_value": float(p[i, j]),
                 "q_value": float(q[i, j]),
                 "offset": int(offset[i, j]),

@@ -82,6 +82,17 @@ class Motif:
         column for each member: for ``"+"`` members the motif occupies
         ``[offset, offset + W)``; for ``"-"`` members column ``j`` sits at
         ``offset - j`` on the reverse strand. May be empty.
+    sign : str
+        ``"positive"`` (a pattern of positive contributions: the bases raise the
+        explained output) or ``"negative"`` (they lower it).
+    seqlets : list of (int, int, int, str)
+        The pattern's seqlets as tfmodisco-lite aligned them: ``(sequence index,
+        start, end, strand)`` with 0-based half-open window coordinates of the
+        *untrimmed* pattern (``end - start`` equals the untrimmed width) and
+        strand ``"-"`` where the seqlet is read reverse-complemented. May be empty.
+    trim : (int, int) or None
+        Columns ``[lo, hi)`` of the untrimmed pattern that :attr:`pwm`, :attr:`cwm`
+        and :attr:`hcwm` keep (None: not trimmed, or unknown).
     """
 
     name: str
@@ -93,6 +104,9 @@ class Motif:
     matches: list = field(default_factory=list)
     seqlet_strands: list = field(default_factory=list)
     seqlet_offsets: list = field(default_factory=list)
+    sign: str = "positive"
+    seqlets: list = field(default_factory=list)
+    trim: tuple | None = None
 
     def __post_init__(self):
         self.name = str(self.name)
@@ -104,6 +118,27 @@ class Motif:
         self.seqlet_strands = [str(s) for s in self.seqlet_strands]
         self.seqlet_offsets = [int(o) for o in self.seqlet_offsets]
         self.matches = [dict(m) for m in self.matches]
+        if self.sign not in ("positive", "negative"):
+            raise ValueError(f"sign must be 'positive' or 'negative', got {self.sign!r}")
+        seqlets = []
+        for s in self.seqlets:
+            try:
+                seq, start, end, strand = s
+                seq, start, end, strand = int(seq), int(start), int(end), str(strand)
+            except (TypeError, ValueError):
+                raise ValueError(f"a seqlet must be (sequence, start, end, strand), got {s!r}") from None
+            if seq < 0 or start < 0 or end < start or strand not in ("+", "-"):
+                raise ValueError(f"invalid seqlet {s!r}: need sequence >= 0, 0 <= start <= end, strand '+' or '-'")
+            seqlets.append((seq, start, end, strand))
+        self.seqlets = seqlets
+        if self.trim is not None:
+            try:
+                lo, hi = (int(v) for v in self.trim)
+            except (TypeError, ValueError):
+                raise ValueError(f"trim must be (lo, hi), got {self.trim!r}") from None
+            if not 0 <= lo < hi or hi - lo != self.pwm.shape[1]:
+                raise ValueError(f"trim {self.trim!r} does not span the PWM's {self.pwm.shape[1]} columns")
+            self.trim = (lo, hi)
 
     @property
     def width(self):
@@ -124,6 +159,11 @@ class Motif:
         return "".join(np.array(list("ACGT"))[self.pwm.argmax(axis=0)])
 
     @property
+    def n_seqlets(self):
+        """Number of seqlets (``len(seqlets)`` when they are listed, else :attr:`support`)."""
+        return len(self.seqlets) if self.seqlets else self.support
+
+    @property
     def best_match(self):
         """The first (best) entry of :attr:`matches`, or None."""
         return self.matches[0] if self.matches else None
@@ -140,6 +180,9 @@ class Motif:
             "matches": [_jsonable(m) for m in self.matches],
             "seqlet_strands": list(self.seqlet_strands),
             "seqlet_offsets": list(self.seqlet_offsets),
+            "sign": self.sign,
+            "seqlets": [list(s) for s in self.seqlets],
+            "trim": None if self.trim is None else list(self.trim),
         }
 
     @classmethod
@@ -159,7 +202,7 @@ class Motif:
         matches = d.get("matches") or []
         if not isinstance(matches, list) or not all(isinstance(m, dict) for m in matches):
             raise ValueError("motif 'matches' must be a list of objects")
-        for key in ("seqlet_ids", "seqlet_strands", "seqlet_offsets"):
+        for key in ("seqlet_ids", "seqlet_strands", "seqlet_offsets", "seqlets"):
             if not isinstance(d.get(key) or [], list):
                 raise ValueError(f"motif '{key}' must be a list")
         try:
@@ -173,6 +216,9 @@ class Motif:
                 matches=matches,
                 seqlet_strands=d.get("seqlet_strands") or [],
                 seqlet_offsets=d.get("seqlet_offsets") or [],
+                sign=d.get("sign") or "positive",
+                seqlets=d.get("seqlets") or [],
+                trim=d.get("trim"),
             )
         except (TypeError, OverflowError) as exc:
             raise ValueError(f"motif {d.get('name')!r}: {exc}") from None
