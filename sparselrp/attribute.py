@@ -177,7 +177,7 @@ def _output_paths(out_path, dense_path, hypothetical_path, stats_path, ohe_path)
 
 def attribute_file(model, ohe_path, out_path, *, target=0, composite="best-practice", pruning=None,
                    batch_size=256, device=None, sparse=False, dense_path=None, hypothetical_path=None,
-                   strand_average=False, stats_path=None, progress=False):
+                   strand_average=False, stats_path=None, progress=False, kind="projected"):
     """Explain every sequence of a one-hot file and write the attributions.
 
     Parameters
@@ -188,9 +188,15 @@ def attribute_file(model, ohe_path, out_path, *, target=0, composite="best-pract
         ``.npz`` with key ``arr_0`` of shape (N, 4, L).
     out_path : str or Path
         Output ``.npz``: dense ``arr_0`` (N, 4, L) float32, or the sparse COO
-        form when ``sparse=True``.
+        form when ``sparse=True``; its key ``kind`` says what it holds.
     target, composite, pruning, device, strand_average
-        As in :func:`sparselrp.lrp`.
+        As in :func:`sparselrp.lrp` (``sparselrp attribute`` passes :func:`sparselrp.plrp`'s
+        composite and pruning unless told otherwise).
+    kind : {"projected", "raw"}
+        What ``out_path`` (and ``dense_path``) hold: each position's relevance on its
+        observed base (default; the sparse form then stores one entry per kept position),
+        or the relevance pass's own map (under a zB first layer absent bases and N columns
+        carry relevance too).
     batch_size : int
         Sequences explained (and held in memory) at once.
     sparse : bool
@@ -198,8 +204,8 @@ def attribute_file(model, ohe_path, out_path, *, target=0, composite="best-pract
     dense_path : str or Path, optional
         Also write the dense ``arr_0`` (N, 4, L) form here (what TF-MoDISco reads).
     hypothetical_path : str or Path, optional
-        Also write hypothetical contributions (N, 4, L), dense ``arr_0``; needs a
-        composite whose first-layer rule multiplies by the input (e.g. ``"epsilon"``).
+        Also write hypothetical contributions (N, 4, L), dense ``arr_0`` with
+        ``kind = "hypothetical"``; every first-layer rule but flat and w-square has them.
     stats_path : str or Path, optional
         JSON with the run's summary: share of zero positions, conservation
         (input relevance sum vs the explained output f_t(x), on the logits) and
@@ -232,7 +238,10 @@ def attribute_file(model, ohe_path, out_path, *, target=0, composite="best-pract
     that a killed earlier run left beside the outputs are removed first.
     """
     from .lrp import LRP
+    from .lrp.plrp import project
 
+    if kind not in ("projected", "raw"):
+        raise ValueError(f"kind must be 'projected' or 'raw', got {kind!r}")
     outputs = _output_paths(out_path, dense_path, hypothetical_path, stats_path, ohe_path)
     shape, dtype = npz_member_info(ohe_path, "arr_0")
     if len(shape) != 3 or shape[1] != 4:
@@ -260,9 +269,11 @@ def attribute_file(model, ohe_path, out_path, *, target=0, composite="best-pract
         with contextlib.ExitStack() as commit:
             # temporaries renamed onto the outputs only when the whole block exits cleanly
             tmp = {k: commit.enter_context(atomic_path(p)) for k, p in outputs.items()}
-            writers = [AttributionWriter(tmp["output"], sparse=sparse, dense_path=tmp.get("dense"), length=length)]
+            writers = [AttributionWriter(tmp["output"], sparse=sparse, dense_path=tmp.get("dense"), length=length,
+                                         kind=kind)]
             if hypothetical_path is not None:
-                writers.append(AttributionWriter(tmp["hypothetical"], sparse=False, length=length))
+                writers.append(AttributionWriter(tmp["hypothetical"], sparse=False, length=length,
+                                                 kind="hypothetical"))
             try:
                 for block in iter_npz_rows(ohe_path, "arr_0", batch_size=batch_size):
                     start = totals["n"]
@@ -279,7 +290,7 @@ def attribute_file(model, ohe_path, out_path, *, target=0, composite="best-pract
                         raise ValueError(f"{ohe_path}: sequences {start}..{start + X.shape[0] - 1} (0-based): "
                                          f"{exc}") from None
                     f = extra[-1]
-                    writers[0].append(R)
+                    writers[0].append(project(R, X.to(R.device)) if kind == "projected" else R)
                     if hypothetical_path is not None:
                         try:
                             H = explainer.attribute(X, target=tgt, batch_size=batch_size, hypothetical=True,
@@ -288,7 +299,7 @@ def attribute_file(model, ohe_path, out_path, *, target=0, composite="best-pract
                             if "hypothetical" not in str(exc):
                                 raise
                             raise ValueError(f"{hypothetical_path}: cannot compute hypothetical contributions with "
-                                             f"composite {composite!r}: {exc}; use e.g. composite 'epsilon'") from None
+                                             f"composite {composite!r}: {exc}") from None
                         writers[1].append(H)
                     if want_stats:
                         _layer_stats_update(acc, extra[0])
@@ -298,12 +309,13 @@ def attribute_file(model, ohe_path, out_path, *, target=0, composite="best-pract
                         bar.update(X.shape[0])
                 for w in writers:
                     w.close()
+                totals["nnz"] = writers[0].nnz
             except BaseException:
                 for w in writers:
                     if not w.closed:
                         w.abort()
                 raise
-            summary = _summary(totals, length, target, composite, pruning, acc if want_stats else None)
+            summary = _summary(totals, length, target, composite, pruning, acc if want_stats else None, kind)
             if want_stats:
                 with open(tmp["stats"], "w", encoding="utf-8") as fh:
                     json.dump(finite_json(summary), fh, indent=2)
@@ -339,11 +351,12 @@ def _conservation_update(totals, R, f):
         totals["cons_err_max"] = max(totals["cons_err_max"], float(err.max()))
 
 
-def _summary(totals, length, target, composite, pruning, acc):
+def _summary(totals, length, target, composite, pruning, acc, kind="projected"):
     summary = {
         "n": totals["n"], "length": length, "target": target if not callable(target) else "callable",
         "composite": composite if isinstance(composite, str) else repr(composite),
-        "pruning": repr(pruning) if pruning is not None else None,
+        "pruning": repr(pruning) if pruning is not None else None, "kind": kind,
+        "stored_share": totals.get("nnz", 0) / max(totals["n"] * 4 * length, 1),
     }
     if acc is not None:
         n = max(totals["n"], 1)

@@ -255,3 +255,43 @@ def test_unsorted_sparse_indices_and_coordinate_form(tmp_path):
                   indices=np.stack(np.nonzero(R), axis=1), values=R[np.nonzero(R)])
     np.testing.assert_array_equal(load_attributions(p).numpy(), R)
     assert zipfile.is_zipfile(p)
+
+
+# ----------------------------------------------------------------------------- kinds (issue 15 item 4)
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("kind", ["projected", "hypothetical", "raw", None])
+def test_kind_round_trips_in_both_forms(tmp_path, sparse, kind):
+    from sparselrp.io.attributions import attribution_info, attribution_kind
+
+    R = torch.zeros(3, 4, 9)
+    R[0, 1, 2], R[2, 3, 8] = 1.5, -0.25
+    p = save_attributions(tmp_path / "a.npz", R, sparse=sparse, kind=kind)
+    assert attribution_kind(p) == kind
+    assert attribution_info(p)["kind"] == kind
+    assert torch.equal(load_attributions(p), R)
+    if not sparse:   # still what `modisco motifs -a` reads
+        assert np.array_equal(np.load(p)["arr_0"], R.numpy())
+    with AttributionWriter(tmp_path / "w.npz", sparse=sparse, dense_path=tmp_path / "wd.npz", kind=kind) as w:
+        w.append(R[:2])
+        w.append(R[2:])
+    assert attribution_kind(tmp_path / "w.npz") == attribution_kind(tmp_path / "wd.npz") == kind
+    merged = tmp_path / "m.npz"
+    merge_attributions([p, tmp_path / "w.npz"], merged, sparse=not sparse)
+    assert attribution_kind(merged) == kind
+    assert torch.equal(load_attributions(merged), torch.cat([R, R]))
+
+
+def test_merge_refuses_mixed_kinds_and_bad_kinds_are_named(tmp_path):
+    from sparselrp.io.attributions import attribution_kind
+
+    R = torch.ones(1, 4, 5)
+    a = save_attributions(tmp_path / "a.npz", R, kind="projected")
+    b = save_attributions(tmp_path / "b.npz", R, kind="hypothetical")
+    with pytest.raises(InputFormatError, match="different kinds"):
+        merge_attributions([a, b], tmp_path / "m.npz")
+    assert not (tmp_path / "m.npz").exists()
+    with pytest.raises(ValueError, match="attribution kind"):
+        save_attributions(tmp_path / "c.npz", R, kind="contributions")
+    np.savez(tmp_path / "d.npz", arr_0=R.numpy(), kind=np.array("weird"))
+    with pytest.raises(InputFormatError, match="d.npz.*kind"):
+        attribution_kind(tmp_path / "d.npz")

@@ -1,6 +1,7 @@
 """``sparselrp attribute`` end to end: a saved zoo model, a one-hot file from ``sparselrp encode``.
 
-Every output is compared with :func:`sparselrp.lrp` on the same data (1e-6).
+Every output is compared with :func:`sparselrp.plrp` (the default) or :func:`sparselrp.lrp`
+on the same data (1e-6).
 """
 
 import json
@@ -14,7 +15,7 @@ from click.testing import CliRunner
 import sparselrp as sl
 from sparselrp.attribute import attribute_file
 from sparselrp.cli import main
-from sparselrp.io.attributions import load_attributions
+from sparselrp.io.attributions import attribution_kind, load_attributions
 
 N, L = 7, 50
 
@@ -54,21 +55,37 @@ def _close(a, b, tol=1e-6):
     assert float((a - b).abs().max()) <= tol * scale, float((a - b).abs().max()) / scale
 
 
-def test_dense_default_equals_lrp(setup, tmp_path):
+def test_dense_default_equals_plrp(setup, tmp_path):
     out = tmp_path / "attr.npz"
     r = run("attribute", "-m", setup["model_dir"], "-s", setup["ohe"], "-o", out)
     assert r.exit_code == 0, r.output
     assert f"explained {N} sequences of length {L}" in r.stderr
     R = _load(out)
-    _close(R, sl.lrp(setup["model"], setup["X"], target=0))
+    _close(R, sl.plrp(setup["model"], setup["X"], target=0))
     assert float(R.abs().sum()) > 0
+    assert attribution_kind(out) == "projected"
+    assert bool((R[setup["X"] == 0] == 0).all())   # projected: nothing on absent bases or N columns
     assert sorted(os.listdir(tmp_path)) == ["attr.npz"]  # no temporaries left
+
+
+def test_no_prune_raw_best_practice_equals_lrp(setup, tmp_path):
+    out, proj = tmp_path / "raw.npz", tmp_path / "proj.npz"
+    for path, extra in ((out, ["--raw"]), (proj, [])):
+        r = run("attribute", "-m", setup["model_dir"], "-s", setup["ohe"], "-o", path, "--no-prune",
+                "--composite", "best-practice", *extra)
+        assert r.exit_code == 0, r.output
+    R = sl.lrp(setup["model"], setup["X"], target=0)
+    _close(_load(out), R)
+    assert attribution_kind(out) == "raw"
+    # the projected file holds each position's summed relevance on its observed base
+    _close(_load(proj), sl.project(R, setup["X"]))
+    assert float((R[setup["X"] == 0]).abs().sum()) > 0 and bool((_load(proj)[setup["X"] == 0] == 0).all())
 
 
 def test_target_task_name_and_composite(setup, tmp_path):
     out = tmp_path / "a.npz"
     r = run("attribute", "-m", setup["model_dir"], "-s", setup["ohe"], "-o", out, "--target", "rad21",
-            "--composite", "epsilon-plus")
+            "--composite", "epsilon-plus", "--no-prune")
     assert r.exit_code == 0, r.output
     expect = sl.lrp(setup["model"], setup["X"], target=1, composite="epsilon-plus")
     _close(_load(out), expect)
@@ -76,17 +93,29 @@ def test_target_task_name_and_composite(setup, tmp_path):
     assert float((expect - other).abs().max()) > 1e-4  # the task name really selected output 1
 
 
+_POS = dict(layers="positions", group="position")
+
+
 @pytest.mark.parametrize("opt,pruning", [
-    (("--topk", "3"), sl.TopK(3)),
-    (("--topk", "0.25"), sl.TopK(0.25)),
-    (("--prune-mass", "0.5"), sl.MassPrune(0.5)),
-    (("--prune-mass", "0.3", "--redistribute", "matrix"), sl.MassPrune(0.3, redistribute="matrix")),
+    (("--topk", "3"), sl.TopK(3, **_POS)),
+    (("--topk", "0.25"), sl.TopK(0.25, **_POS)),
+    (("--prune-mass", "0.5"), sl.MassPrune(0.5, **_POS)),
+    (("--prune-mass", "0.3", "--redistribute", "matrix"), sl.MassPrune(0.3, redistribute="matrix", **_POS)),
+    (("--prune-mass", "0.3", "--p-neg", "0.1", "--prune-layers", "all", "--prune-group", "unit"),
+     sl.MassPrune(0.3, p_neg=0.1)),
+    (("--topk", "4", "--prune-group", "unit"), sl.TopK(4, layers="positions")),
 ])
-def test_pruning_options_equal_lrp(setup, tmp_path, opt, pruning):
+def test_pruning_options_equal_plrp(setup, tmp_path, opt, pruning):
     out = tmp_path / "a.npz"
     r = run("attribute", "-m", setup["model_dir"], "-s", setup["ohe"], "-o", out, *opt, "--batch-size", 3)
     assert r.exit_code == 0, r.output
-    _close(_load(out), sl.lrp(setup["model"], setup["X"], target=0, pruning=pruning))
+    _close(_load(out), sl.plrp(setup["model"], setup["X"], target=0, pruning=pruning))
+
+
+def test_no_prune_excludes_pruning_options(setup, tmp_path):
+    r = run("attribute", "-m", setup["model_dir"], "-s", setup["ohe"], "-o", tmp_path / "a.npz", "--no-prune",
+            "--topk", "3")
+    assert r.exit_code != 0 and "--no-prune excludes" in r.output
 
 
 def test_sparse_with_dense_copy(setup, tmp_path):
@@ -99,14 +128,15 @@ def test_sparse_with_dense_copy(setup, tmp_path):
     S = load_attributions(out)
     D = _load(dense)
     assert torch.equal(torch.as_tensor(S), D)
-    _close(D, sl.lrp(setup["model"], setup["X"], target=0, pruning=sl.TopK(2)))
+    _close(D, sl.plrp(setup["model"], setup["X"], target=0, k=2))
+    assert attribution_kind(out) == attribution_kind(dense) == "projected"
     assert float((D == 0).float().mean()) > 0.5  # pruned maps are sparse
 
 
 def test_hypothetical_with_epsilon(setup, tmp_path):
     out, hyp = tmp_path / "a.npz", tmp_path / "h.npz"
     r = run("attribute", "-m", setup["model_dir"], "-s", setup["ohe"], "-o", out, "--hypothetical", hyp,
-            "--composite", "epsilon")
+            "--composite", "epsilon", "--no-prune")
     assert r.exit_code == 0, r.output
     R, H = _load(out), _load(hyp)
     X = setup["X"]
@@ -115,13 +145,28 @@ def test_hypothetical_with_epsilon(setup, tmp_path):
     assert float((H * (1 - X)).abs().sum()) > 0  # and they say something about the other bases
 
 
-def test_hypothetical_with_best_practice_is_a_clear_error(setup, tmp_path):
+def test_hypothetical_by_default_and_with_best_practice(setup, tmp_path):
+    X = setup["X"]
+    for extra, expect in (([], sl.plrp(setup["model"], X, target=0, hypothetical=True)),
+                          (["--composite", "best-practice", "--no-prune"],
+                           sl.lrp(setup["model"], X, target=0, hypothetical=True))):
+        out, hyp = tmp_path / "a.npz", tmp_path / "h.npz"
+        r = run("attribute", "-m", setup["model_dir"], "-s", setup["ohe"], "-o", out, "--hypothetical", hyp, *extra)
+        assert r.exit_code == 0, r.output
+        H, R = _load(hyp), _load(out)
+        _close(H, expect)
+        assert attribution_kind(hyp) == "hypothetical"
+        _close((H * X).sum(1), R.sum(1))   # the score at the observed base is the projected map
+
+
+def test_hypothetical_with_a_flat_first_layer_is_a_clear_error(setup, tmp_path):
     out, hyp = tmp_path / "a.npz", tmp_path / "h.npz"
-    r = run("attribute", "-m", setup["model_dir"], "-s", setup["ohe"], "-o", out, "--hypothetical", hyp)
+    r = run("attribute", "-m", setup["model_dir"], "-s", setup["ohe"], "-o", out, "--hypothetical", hyp,
+            "--composite", "epsilon-plus-flat")
     assert r.exit_code == 1
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("sparselrp: error: "), r.stderr
-    assert "hypothetical" in lines[0] and "multiplies by the input" in lines[0] and "epsilon" in lines[0]
+    assert "hypothetical" in lines[0] and "not defined for Flat" in lines[0]
     assert "Traceback" not in r.output
     assert os.listdir(tmp_path) == []  # neither output nor temporaries
 
@@ -133,13 +178,13 @@ def test_strand_average_and_batch_size(setup, tmp_path):
                 "--batch-size", bs)
         assert r.exit_code == 0, r.output
     _close(_load(a), _load(b))
-    _close(_load(a), sl.lrp(setup["model"], setup["X"], target=0, strand_average=True))
+    _close(_load(a), sl.plrp(setup["model"], setup["X"], target=0, strand_average=True))
 
 
 def test_stats_json(setup, tmp_path):
     out, stats = tmp_path / "a.npz", tmp_path / "stats.json"
     r = run("attribute", "-m", setup["model_dir"], "-s", setup["ohe"], "-o", out, "--stats", stats,
-            "--target", "1", "--composite", "epsilon", "--batch-size", 3)
+            "--target", "1", "--composite", "epsilon", "--batch-size", 3, "--no-prune")
     assert r.exit_code == 0, r.output
     s = json.loads(stats.read_text())
     R = _load(out).double()
@@ -181,11 +226,15 @@ def test_library_attribute_file_matches_lrp_and_returns_summary(setup, tmp_path)
     s = attribute_file(setup["model"], setup["ohe"], tmp_path / "a.npz", target=1, batch_size=4,
                        pruning=sl.MassPrune(0.4))
     assert s["n"] == N and "layers" not in s
-    _close(_load(tmp_path / "a.npz"), sl.lrp(setup["model"], setup["X"], target=1, pruning=sl.MassPrune(0.4)))
+    R = sl.lrp(setup["model"], setup["X"], target=1, pruning=sl.MassPrune(0.4))
+    _close(_load(tmp_path / "a.npz"), sl.project(R, setup["X"]))
+    attribute_file(setup["model"], setup["ohe"], tmp_path / "r.npz", target=1, pruning=sl.MassPrune(0.4), kind="raw")
+    _close(_load(tmp_path / "r.npz"), R)
 
 
 def test_help_shows_defaults():
     r = run("attribute", "--help")
     assert r.exit_code == 0
-    for word in ("--topk", "--prune-mass", "--hypothetical", "--stats", "best-practice", "default: 256"):
+    for word in ("--topk", "--prune-mass", "--no-prune", "--raw", "--hypothetical", "--stats", "best-practice",
+                 "default: epsilon-gamma", "default: 256"):
         assert word in r.output

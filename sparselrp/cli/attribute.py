@@ -12,20 +12,28 @@ from .options import explain_options, load_model, pruning_from_options, resolve_
 @click.option("-s", "--sequences", "ohe", required=True, type=click.Path(exists=True, dir_okay=False),
               help="One-hot .npz (key arr_0, shape (N, 4, L)) from `sparselrp encode`.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="Attributions .npz (dense arr_0 (N, 4, L), or sparse with --sparse).")
+              help="Attributions .npz (dense arr_0 (N, 4, L), or sparse with --sparse): projected "
+                   "contributions (each position's relevance on its observed base) unless --raw.")
 @explain_options
+@click.option("--raw", is_flag=True, help="Write the relevance pass's own map to --output instead of the "
+                                          "projected one (under zB first layers absent bases carry relevance).")
 @click.option("--sparse", is_flag=True, help="Write --output in the sparse COO form (smaller for pruned maps).")
 @click.option("--dense", "dense_path", type=click.Path(dir_okay=False), default=None,
-              help="Also write the dense arr_0 form here (for `modisco motifs -a`).")
+              help="Also write the dense arr_0 form of --output here.")
 @click.option("--hypothetical", "hyp_path", type=click.Path(dir_okay=False), default=None,
-              help="Also write hypothetical contributions for all four bases here (dense arr_0; needs a "
-                   "composite whose first-layer rule multiplies by the input, e.g. epsilon).")
+              help="Also write hypothetical contributions for all four bases here (dense arr_0, kind "
+                   "hypothetical: what `modisco motifs -a` and `sparselrp motifs` want).")
 @click.option("--strand-average", is_flag=True, help="Average with the reverse-complement map flipped back.")
 @click.option("--stats", "stats_path", type=click.Path(dir_okay=False), default=None,
               help="Write a JSON summary: zero positions, conservation, per-layer zero share and Gini.")
-def attribute(model_dir, ohe, output, target, composite, topk, prune_mass, p_neg, redistribute, batch_size,
-              device, sparse, dense_path, hyp_path, strand_average, stats_path):
+def attribute(model_dir, ohe, output, target, composite, no_prune, topk, prune_mass, p_neg, prune_layers,
+              prune_group, redistribute, batch_size, device, raw, sparse, dense_path, hyp_path, strand_average,
+              stats_path):
     """Explain every sequence of a one-hot file; stream it batch by batch.
+
+    By default the map is sl.plrp's: composite epsilon-gamma, position-grouped
+    mass pruning (p = 0.5) of the convolution stack, projected on the observed
+    bases. --no-prune gives plain LRP, --composite best-practice sl.lrp's rules.
 
     All outputs appear together when the run succeeds; a failed or interrupted
     run leaves the previous outputs as they were (hidden temporaries of a killed
@@ -33,13 +41,13 @@ def attribute(model_dir, ohe, output, target, composite, topk, prune_mass, p_neg
     """
     from ..attribute import attribute_file
 
-    pruning = pruning_from_options(topk, prune_mass, p_neg, redistribute)
+    pruning = pruning_from_options(topk, prune_mass, p_neg, redistribute, no_prune, prune_layers, prune_group)
     target = resolve_target(target, model_dir)
     model = load_model(model_dir, device=resolve_device(device))
     summary = attribute_file(
         model, ohe, output, target=target, composite=composite, pruning=pruning, batch_size=batch_size,
         device=resolve_device(device), sparse=sparse, dense_path=dense_path, hypothetical_path=hyp_path,
-        strand_average=strand_average, stats_path=stats_path, progress=True,
+        strand_average=strand_average, stats_path=stats_path, progress=True, kind="raw" if raw else "projected",
     )
     msg = f"explained {summary['n']} sequences of length {summary['length']} -> {output}"
     if "input_zero_share" in summary:

@@ -53,8 +53,8 @@ def _checks(text):
               help="Override a threshold (keys in docs/trust.md), e.g. --threshold bias_share=0.3; repeatable.")
 @click.option("--strict", is_flag=True,
               help="Exit with status 3 when any check is flagged (the JSON is written first).")
-def diagnose_command(model_dir, sequences, output, target, composite, topk, prune_mass, p_neg, redistribute,
-                     batch_size, device, n_samples, seed, extra, n_random, checks_text, threshold_items, strict):
+def diagnose_command(model_dir, sequences, output, target, composite, no_prune, topk, prune_mass, p_neg,
+                     prune_layers, prune_group, redistribute, batch_size, device, n_samples, seed, extra, n_random, checks_text, threshold_items, strict):
     """Check whether LRP maps of MODEL on SEQUENCES can be trusted.
 
     Runs the bias, border, N-column, model-randomisation and strand/flank stability
@@ -68,7 +68,7 @@ def diagnose_command(model_dir, sequences, output, target, composite, topk, prun
 
     from ..diagnose.thresholds import resolve
 
-    pruning = pruning_from_options(topk, prune_mass, p_neg, redistribute)
+    pruning = pruning_from_options(topk, prune_mass, p_neg, redistribute, no_prune, prune_layers, prune_group)
     target = resolve_target(target, model_dir)
     thresholds = _thresholds(threshold_items)
     checks = _checks(checks_text)

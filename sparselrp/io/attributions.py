@@ -17,7 +17,14 @@ Sparse form (``format = "coo"``), an npz with four keys:
     ============  ===========================================================
 
 Everything else is zero. Exact zeros (and -0.0) are not stored; every other
-value, NaN included, is. Dense from sparse::
+value, NaN included, is.
+
+Both forms may hold a key ``kind``, a 0-d unicode array naming what the map is
+(the field's conventions, see :mod:`sparselrp.lrp.plrp`): ``"projected"`` (each
+position's relevance on its observed base; what ``sparselrp attribute`` writes by
+default), ``"hypothetical"`` (all four bases; TF-MoDISco's ``-a`` input beside the
+one-hot) or ``"raw"`` (the relevance pass's own map). Files without the key are of
+unknown kind; :func:`attribution_kind` reads it. Dense from sparse::
 
     d = np.zeros(np.prod(shape), np.float32); d[indices] = values; d = d.reshape(shape)
 
@@ -44,6 +51,18 @@ from ..errors import InputFormatError
 
 FORMAT = "coo"
 _SPARSE_KEYS = ("format", "shape", "indices", "values")
+#: what an attribution file may say it holds (key ``kind``)
+KINDS = ("projected", "hypothetical", "raw")
+
+
+def _check_kind(kind):
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"attribution kind must be one of {', '.join(KINDS)} (or None), got {kind!r}")
+    return kind
+
+
+def _kind_member(kind):
+    return {} if kind is None else {"kind": np.array(kind)}
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -177,7 +196,7 @@ def _check_sparse(npz, path):
 # ----------------------------------------------------------------------------- read / write
 
 
-def save_attributions(path, R, sparse=False):
+def save_attributions(path, R, sparse=False, kind=None):
     """Write attributions to an ``.npz`` file, atomically.
 
     Parameters
@@ -190,18 +209,49 @@ def save_attributions(path, R, sparse=False):
         False: dense ``arr_0`` (N, 4, L) float32, readable by
         ``np.load(path)["arr_0"]`` and TF-MoDISco. True: the COO layout of the
         module docstring.
+    kind : {"projected", "hypothetical", "raw"}, optional
+        Stored under the key ``kind`` (see the module docstring).
 
     Returns
     -------
     pathlib.Path
         ``path``.
     """
+    extra = _kind_member(_check_kind(kind))
     if sparse:
         shape, idx, val = to_coo(R)
-        atomic_savez(path, format=np.array(FORMAT), shape=np.asarray(shape, np.int64), indices=idx, values=val)
+        atomic_savez(path, format=np.array(FORMAT), shape=np.asarray(shape, np.int64), indices=idx, values=val,
+                     **extra)
     else:
-        atomic_savez(path, arr_0=_as_array(R))
+        atomic_savez(path, arr_0=_as_array(R), **extra)
     return Path(path)
+
+
+def attribution_kind(path):
+    """What an attribution file says it holds.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    str or None
+        ``"projected"``, ``"hypothetical"`` or ``"raw"``; None for a file without the key
+        (written before sparselrp 0.2, or by another tool).
+
+    Raises
+    ------
+    InputFormatError
+        The key is there but holds something else.
+    """
+    with _open_npz(path) as npz:
+        if "kind" not in npz.files:
+            return None
+        k = _get(npz, "kind", path)
+    if k.shape != () or k.dtype.kind != "U" or str(k) not in KINDS:
+        raise InputFormatError(f"key 'kind' must be one of {', '.join(KINDS)}, found {k!r}", path)
+    return str(k)
 
 
 def load_attributions(path):
@@ -260,7 +310,7 @@ def attribution_info(path):
     dict
         ``format`` ("dense" or "coo"), ``shape`` (N, 4, L), ``nnz`` (stored
         non-zeros; None for dense files, which would need a full read), ``bytes``
-        (file size).
+        (file size), ``kind`` (see :func:`attribution_kind`).
     """
     with _open_npz(path) as npz:
         files = list(npz.files)
@@ -282,11 +332,12 @@ def attribution_info(path):
                 f"'indices' {ishape} and 'values' {vshape} must be 1-D arrays of the same length", path
             )
         return {"format": FORMAT, "shape": tuple(int(v) for v in shape), "nnz": int(vshape[0]),
-                "bytes": os.path.getsize(path)}
+                "bytes": os.path.getsize(path), "kind": attribution_kind(path)}
     shape, dtype = _member_header(path, "arr_0")
     if len(shape) != 3 or shape[1] != 4:
         raise InputFormatError(f"'arr_0' has shape {shape}, expected attributions (N, 4, L)", path)
-    return {"format": "dense", "shape": tuple(shape), "nnz": None, "bytes": os.path.getsize(path)}
+    return {"format": "dense", "shape": tuple(shape), "nnz": None, "bytes": os.path.getsize(path),
+            "kind": attribution_kind(path)}
 
 
 def size_ratio(R):
@@ -339,15 +390,16 @@ def _write_member(zf, name, shape, dtype, chunks):
 class _Part:
     """One block of samples (a shard file or a spilled batch) with lazy access."""
 
-    def __init__(self, n, length, kind, path=None, idx_path=None, val_path=None, nnz=None):
+    def __init__(self, n, length, kind, path=None, idx_path=None, val_path=None, nnz=None, content=None):
         self.n, self.length, self.kind, self.path = n, length, kind, path
         self.idx_path, self.val_path, self._nnz = idx_path, val_path, nnz
+        self.content = content   # what the map is: projected / hypothetical / raw / None
 
     @classmethod
     def from_file(cls, path):
         info = attribution_info(path)
         n, _, length = info["shape"]
-        return cls(n, length, info["format"], path=path, nnz=info["nnz"])
+        return cls(n, length, info["format"], path=path, nnz=info["nnz"], content=info["kind"])
 
     def nnz(self):
         if self._nnz is None:
@@ -399,12 +451,14 @@ def _counted(blocks, desc, total, progress):
             bar.update(b[1] if isinstance(b, tuple) else len(b))
 
 
-def _write_parts(out, parts, length, sparse, progress=False):
+def _write_parts(out, parts, length, sparse, progress=False, kind=None):
     """Stream ``parts`` (in order) into one attribution file at ``out``, atomically."""
     n_total = sum(p.n for p in parts)
     shape = (n_total, 4, length)
     with atomic_path(out) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+            if kind is not None:
+                _write_member(zf, "kind", (), np.dtype(f"<U{len(kind)}"), [np.array(kind)])
             if not sparse:
                 _write_member(zf, "arr_0", shape, np.float32,
                               _counted((b for p in parts for b in p.dense_blocks()), "merge", n_total, progress))
@@ -461,12 +515,17 @@ def merge_attributions(paths, out, sparse=False, progress=False):
         raise ValueError("merge_attributions: no input files")
     parts = [_Part.from_file(p) for p in paths]
     length = parts[0].length
+    kinds = {p.content for p in parts}
+    if len(kinds) > 1:
+        named = ", ".join(f"{p.path}: {p.content or 'no kind'}" for p in parts)
+        raise InputFormatError(f"shards hold different kinds of attributions ({named}); merge like with like",
+                               parts[0].path)
     for p in parts[1:]:
         if p.length != length:
             raise InputFormatError(
                 f"sequence length {p.length} differs from {length} in {paths[0]}; shards must share L", p.path
             )
-    return _write_parts(out, parts, length, sparse, progress=progress)
+    return _write_parts(out, parts, length, sparse, progress=progress, kind=kinds.pop())
 
 
 class AttributionWriter:
@@ -489,6 +548,8 @@ class AttributionWriter:
         Also write a dense ``arr_0`` file here (e.g. for TF-MoDISco).
     length : int, optional
         L, needed only to write an empty file when no batch was appended.
+    kind : {"projected", "hypothetical", "raw"}, optional
+        Stored under the key ``kind`` in every file written.
 
     Examples
     --------
@@ -497,7 +558,8 @@ class AttributionWriter:
     ...         w.append(sl.lrp(model, X, pruning=sl.MassPrune(0.5)))
     """
 
-    def __init__(self, path, sparse=True, dense_path=None, length=None):
+    def __init__(self, path, sparse=True, dense_path=None, length=None, kind=None):
+        self.kind = _check_kind(kind)
         self.path = Path(path)
         self.sparse = bool(sparse)
         self.dense_path = None if dense_path is None else Path(dense_path)
@@ -547,8 +609,8 @@ class AttributionWriter:
             if self.length is None:
                 raise ValueError(f"{self.path}: no batch appended and no length= given; nothing to write")
             if self.dense_path is not None:
-                _write_parts(self.dense_path, self._parts, self.length, sparse=False)
-            shape = _write_parts(self.path, self._parts, self.length, sparse=self.sparse)
+                _write_parts(self.dense_path, self._parts, self.length, sparse=False, kind=self.kind)
+            shape = _write_parts(self.path, self._parts, self.length, sparse=self.sparse, kind=self.kind)
         finally:
             self.closed = True
             self._cleanup()
