@@ -6,7 +6,7 @@ from .composites import get_composite
 from .graph import capture
 from .propagate import Engine
 from .pruning import Pruning
-from .targets import normalize_target, output_relevance
+from .targets import normalize_strand_pairs, normalize_target, output_relevance, reverse_strand_target
 
 
 #: on CPU a batch is explained in steps whose largest intermediate tensor stays under
@@ -145,7 +145,7 @@ class LRP:
         return torch.cat([c[key] for c in chunks], 0).to(device)
 
     def attribute(self, X, target=0, batch_size=256, return_layers=False, hypothetical=False,
-                  strand_average=False, progress=False, return_output=False):
+                  strand_average=False, progress=False, return_output=False, strand_pairs=None):
         """Relevance of every input entry for the explained output.
 
         Parameters
@@ -174,6 +174,12 @@ class LRP:
             Also return the explained value ``f_t(x)`` ``(N,)`` (on the logits the pass
             starts from; with ``strand_average`` the mean over both strands), as the
             last element of the returned tuple. Costs nothing extra.
+        strand_pairs : sequence of int or dict, optional
+            For stranded outputs with ``strand_average``: ``strand_pairs[t]`` is the output
+            that answers target ``t`` on the reverse-complement input (``[1, 0]`` for
+            outputs (plus strand, minus strand)). Default: the same index on both strands,
+            right for unstranded outputs only. See
+            :func:`~sparselrp.lrp.targets.normalize_strand_pairs`.
 
         Returns
         -------
@@ -181,13 +187,17 @@ class LRP:
             ``R`` with ``X``'s shape, dtype and device; then the per-layer readout
             (``return_layers``) and ``f`` (N,) (``return_output``), in that order.
         """
+        pairs = normalize_strand_pairs(strand_pairs)
+        if pairs is not None and not strand_average:
+            raise ValueError("strand_pairs is used only with strand_average=True")
         chunks = self._run(X, target, batch_size, progress, return_layers, hypothetical, False)
         key = "M" if hypothetical else "R"
         R = self._cat(chunks, key, X.device)
         if strand_average:
             if X.ndim != 3 or X.shape[1] != 4:
                 raise ValueError(f"strand averaging needs one-hot input (N, 4, L), got {tuple(X.shape)}")
-            rc = self._run(X.flip(1, 2), target, batch_size, progress, False, hypothetical, False)
+            rc_target = reverse_strand_target(normalize_target(target, X.shape[0]), pairs)
+            rc = self._run(X.flip(1, 2), rc_target, batch_size, progress, False, hypothetical, False)
             R = 0.5 * (R + self._cat(rc, key, X.device).flip(1, 2))
         extra = []
         if return_layers:
@@ -202,6 +212,88 @@ class LRP:
                 f = 0.5 * (f + self._cat(rc, "f", X.device))
             extra.append(f)
         return (R, *extra) if extra else R
+
+    def _run_many(self, X, targets, batch_size, want_layers, want_mult):
+        """Like :meth:`_run` for several targets: one forward pass per batch step, then one
+        relevance pass per target from it. Returns one list of chunks per target."""
+        _check_input(X)
+        if batch_size is None or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        n = X.shape[0]
+        tgts = [normalize_target(t, n) for t in targets]
+        dtype = X.dtype
+        step = int(batch_size)
+        if self.device.type == "cpu":
+            step = min(step, self._cpu_chunk(X, dtype))
+        per = [[] for _ in tgts]
+        engine = self.engine
+        for s in range(0, n, step):
+            xb = X[s:s + step].to(device=self.device, dtype=dtype)
+            with torch.no_grad():
+                env, aux = engine.forward(xb)
+            # the relevance pass clears the node values it is done with: each target starts
+            # from a fresh list of the same (unmodified) forward values
+            engine.forward = lambda _x, _env=env, _aux=aux: (list(_env), dict(_aux))
+            try:
+                for k, tgt in enumerate(tgts):
+                    tb = tgt[s:s + step] if isinstance(tgt, torch.Tensor) else tgt
+                    per[k].append(engine.relevance(xb, lambda out, tb=tb: output_relevance(out, tb),
+                                                   want_layers=want_layers, want_mult=want_mult))
+            finally:
+                del engine.forward
+        return per
+
+    def attribute_many(self, X, targets, batch_size=256, return_layers=False, hypothetical=False,
+                       strand_average=False, strand_pairs=None, return_output=False):
+        """Explain several targets with one forward pass per batch (per strand).
+
+        Parameters
+        ----------
+        X : torch.Tensor
+            ``(N, 4, L)``.
+        targets : sequence
+            Targets as :meth:`attribute` takes them (ints, per-sample indices, callables).
+        batch_size, return_layers, hypothetical, strand_average, strand_pairs, return_output
+            As :meth:`attribute`.
+
+        Returns
+        -------
+        list
+            One entry per target, each exactly what :meth:`attribute` returns for it.
+        """
+        targets = list(targets)
+        if not targets:
+            raise ValueError("targets is empty")
+        pairs = normalize_strand_pairs(strand_pairs)
+        if pairs is not None and not strand_average:
+            raise ValueError("strand_pairs is used only with strand_average=True")
+        key = "M" if hypothetical else "R"
+        per = self._run_many(X, targets, batch_size, return_layers, hypothetical)
+        rc = [None] * len(targets)
+        if strand_average:
+            if X.ndim != 3 or X.shape[1] != 4:
+                raise ValueError(f"strand averaging needs one-hot input (N, 4, L), got {tuple(X.shape)}")
+            rc_targets = [reverse_strand_target(normalize_target(t, X.shape[0]), pairs) for t in targets]
+            rc = self._run_many(X.flip(1, 2), rc_targets, batch_size, False, hypothetical)
+        results = []
+        for chunks, rck in zip(per, rc):
+            R = self._cat(chunks, key, X.device)
+            if rck is not None:
+                R = 0.5 * (R + self._cat(rck, key, X.device).flip(1, 2))
+            extra = []
+            if return_layers:
+                import collections
+                layers = collections.OrderedDict()
+                for name in chunks[0]["layers"]:
+                    layers[name] = torch.cat([c["layers"][name] for c in chunks], 0).to(X.device)
+                extra.append(layers)
+            if return_output:
+                f = self._cat(chunks, "f", X.device)
+                if rck is not None:
+                    f = 0.5 * (f + self._cat(rck, "f", X.device))
+                extra.append(f)
+            results.append((R, *extra) if extra else R)
+        return results
 
     def conservation(self, X, target=0, batch_size=256):
         """Per-sample conservation diagnostics (see :func:`conservation`)."""
@@ -231,7 +323,7 @@ class LRP:
 
 
 def lrp(model, X, target=0, composite="best-practice", pruning=None, batch_size=256, device=None,
-        return_layers=False, hypothetical=False, strand_average=False, progress=False):
+        return_layers=False, hypothetical=False, strand_average=False, progress=False, strand_pairs=None):
     """Layer-wise relevance propagation (optionally pruned) of ``model`` at ``X``.
 
     A thin wrapper around :class:`LRP` (use the object form to explain many batches
@@ -259,6 +351,8 @@ def lrp(model, X, target=0, composite="best-practice", pruning=None, batch_size=
         Compute device (default CUDA when available).
     return_layers, hypothetical, strand_average, progress : bool
         See :meth:`LRP.attribute`.
+    strand_pairs : sequence of int or dict, optional
+        Which reverse-strand output answers each target (see :meth:`LRP.attribute`).
 
     Returns
     -------
@@ -268,7 +362,7 @@ def lrp(model, X, target=0, composite="best-practice", pruning=None, batch_size=
     """
     return LRP(model, composite=composite, pruning=pruning, device=device).attribute(
         X, target=target, batch_size=batch_size, return_layers=return_layers, hypothetical=hypothetical,
-        strand_average=strand_average, progress=progress)
+        strand_average=strand_average, progress=progress, strand_pairs=strand_pairs)
 
 
 def conservation(model, X, target=0, composite="best-practice", pruning=None, batch_size=256, device=None):

@@ -105,3 +105,73 @@ def output_relevance(out, target):
     f = o.gather(1, idx[:, None])[:, 0]
     R = torch.zeros_like(o).scatter_(1, idx[:, None], f[:, None])
     return (R[:, 0] if squeeze else R), f
+
+
+def normalize_strand_pairs(strand_pairs):
+    """Validate ``strand_pairs``: which output of the reverse strand answers each target.
+
+    Parameters
+    ----------
+    strand_pairs : sequence of int, dict {int: int}, or None
+        ``strand_pairs[t]`` is the output index that, on the reverse-complement input,
+        measures what output ``t`` measures on the forward input. For a model with
+        outputs ``(plus strand, minus strand)`` that is ``[1, 0]``; for unstranded
+        outputs it is the identity (the default, ``None``). A sequence must be a
+        permutation of ``0..K-1``; a dict lists only the targets that change.
+
+    Returns
+    -------
+    dict {int: int} or None
+    """
+    if strand_pairs is None:
+        return None
+    if isinstance(strand_pairs, dict):
+        items = list(strand_pairs.items())
+        full = False
+    else:
+        try:
+            values = [v for v in strand_pairs]
+        except TypeError:
+            raise ValueError(f"strand_pairs must be a sequence of output indices or a dict, got "
+                             f"{type(strand_pairs).__name__}") from None
+        items = list(enumerate(values))
+        full = True
+    out = {}
+    for k, v in items:
+        if isinstance(k, bool) or isinstance(v, bool) or not isinstance(k, numbers.Integral) \
+                or not isinstance(v, numbers.Integral) or k < 0 or v < 0:
+            raise ValueError(f"strand_pairs must map output indices to output indices (ints >= 0), got {k!r}: {v!r}")
+        out[int(k)] = int(v)
+    if len(set(out.values())) != len(out):
+        raise ValueError(f"strand_pairs maps two targets to the same reverse-strand output: {strand_pairs!r}")
+    if full and sorted(out.values()) != list(range(len(out))):
+        raise ValueError(f"strand_pairs must be a permutation of 0..{len(out) - 1}, got {list(strand_pairs)!r}")
+    return out
+
+
+def reverse_strand_target(target, strand_pairs):
+    """The target to explain on the reverse-complement input.
+
+    Parameters
+    ----------
+    target : int, torch.Tensor (N,) of int64, or callable
+        As returned by :func:`normalize_target`.
+    strand_pairs : dict {int: int} or None
+        From :func:`normalize_strand_pairs`; indices it does not list map to themselves.
+
+    Returns
+    -------
+    The mapped target (the same object when ``strand_pairs`` is None).
+    """
+    if strand_pairs is None:
+        return target
+    if callable(target) and not isinstance(target, torch.Tensor):
+        raise ValueError("strand_pairs maps output indices; a callable target must pick the reverse strand's "
+                         "output itself (give strand_pairs=None)")
+    if isinstance(target, int):
+        return strand_pairs.get(target, target)
+    t = torch.as_tensor(target)
+    mapped = t.clone()
+    for k, v in strand_pairs.items():
+        mapped[t == k] = v
+    return mapped
