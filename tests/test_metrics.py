@@ -374,3 +374,28 @@ def test_summarise():
     assert s["n"] == N and s["conservation_error"] < 1e-5
     assert s["gini"] == pytest.approx(M.gini(R).mean)
     assert set(M.summarise(R)) == {"n", "n_all_zero", "gini", "zero_share"}
+
+
+def test_faithfulness_breaks_ties_at_random_not_left_to_right():
+    """A sparse map's zeros tie; deleting them left to right favours or penalises a map by
+    where its zeros lie. Ties are broken in a seeded random order (reproducible)."""
+    L = 40
+    lin = torch.nn.Linear(4 * L, 1, bias=False).double()
+    with torch.no_grad():
+        w = torch.zeros(4, L, dtype=torch.float64)
+        w[0] = torch.arange(L, dtype=torch.float64)        # late positions weigh most
+        lin.weight.copy_(w.reshape(1, -1))
+    model = torch.nn.Sequential(torch.nn.Flatten(), lin)
+    X = torch.zeros(3, 4, L, dtype=torch.float64)
+    X[:, 0] = 1.0
+    R = torch.zeros_like(X)
+    R[:, 0, 0] = 1.0                                        # one relevant position, the rest ties at zero
+    kw = dict(target=0, steps=10, step_size=2)
+    left = M.faithfulness(model, X, R, ties="position", **kw)
+    rand = M.faithfulness(model, X, R, **kw)
+    again = M.faithfulness(model, X, R, **kw)
+    assert np.array_equal(rand.aopc, again.aopc)
+    assert (rand.aopc > left.aopc).all()                   # left to right deletes only the light positions
+    assert not np.array_equal(rand.curve[0], rand.curve[1])  # each sample its own random order
+    with pytest.raises(ValueError, match="ties"):
+        M.faithfulness(model, X, R, ties="stable", **kw)

@@ -124,11 +124,14 @@ def faithfulness(
     batch_size=256,
     device=None,
     progress=False,
+    ties="random",
 ):
     """Deletion faithfulness: delete the most relevant positions first and watch f_t drop.
 
     Positions are ranked per sample by decreasing signed relevance r_l (sum of the
-    four rows of ``R``; ties in the order of the positions). At step k = 1..K the
+    four rows of ``R``; ties in a seeded random order by default, so that the many
+    exact zeros of a sparse map are not deleted left to right, which would make AOPC
+    of sparse and dense maps incomparable). At step k = 1..K the
     first min(k * s, L) positions of that order are replaced by the background
     column and the model output f_t is recorded. The area over the perturbation
     curve, normalised by the unperturbed output, is
@@ -172,11 +175,16 @@ def faithfulness(
         Where to run; default the model's device.
     progress : bool
         Show a tqdm progress bar.
+    ties : {"random", "position"}
+        How positions of equal relevance are ordered: a random order seeded by
+        ``random_state`` (default), or left to right (the order before 0.2).
 
     Returns
     -------
     FaithfulnessResult
     """
+    if ties not in ("random", "position"):
+        raise ValueError(f"ties must be 'random' or 'position', got {ties!r}")
     X = torch.as_tensor(to_numpy(X, "X")) if not isinstance(X, torch.Tensor) else X.detach()
     if X.ndim != 3:
         raise ValueError(f"X: expected one-hot inputs of shape (N, 4, L), got {tuple(X.shape)}")
@@ -209,7 +217,13 @@ def faithfulness(
 
     # deletion rank of every position, per order: (1 + n_random, N, L)
     gen = torch.Generator().manual_seed(int(random_state))
-    order = np.argsort(-r, axis=1, kind="stable")
+    if ties == "random":
+        # a random permutation first, then a stable sort: equal values keep the random order
+        perm = np.random.default_rng(int(random_state)).random((n, length)).argsort(axis=1)
+        order = np.take_along_axis(perm, np.argsort(-np.take_along_axis(r, perm, axis=1), axis=1, kind="stable"),
+                                   axis=1)
+    else:
+        order = np.argsort(-r, axis=1, kind="stable")
     orders = [torch.as_tensor(order)]
     for _ in range(n_random):
         orders.append(torch.rand(n, length, generator=gen).argsort(dim=1))
