@@ -177,7 +177,8 @@ def _output_paths(out_path, dense_path, hypothetical_path, stats_path, ohe_path)
 
 def attribute_file(model, ohe_path, out_path, *, target=0, composite="best-practice", pruning=None,
                    batch_size=256, device=None, sparse=False, dense_path=None, hypothetical_path=None,
-                   strand_average=False, stats_path=None, progress=False, kind="projected"):
+                   strand_average=False, stats_path=None, progress=False, kind="projected", targets=None,
+                   strand_pairs=None):
     """Explain every sequence of a one-hot file and write the attributions.
 
     Parameters
@@ -214,11 +215,20 @@ def attribute_file(model, ohe_path, out_path, *, target=0, composite="best-pract
         Report progress (:func:`sparselrp.progress.progress_bar`): ``True`` for a
         bar on a terminal and a log line every 30 s otherwise, or ``"bar"``,
         ``"log"``, ``"off"``.
+    targets : dict {str: target}, optional
+        Several targets in one run (``target`` is then ignored): one capture, one
+        forward pass per batch, and one set of outputs per target, named by
+        :func:`target_path` (``attr.npz`` -> ``attr.<label>.npz``, or ``{target}`` in
+        the path replaced by the label).
+    strand_pairs : sequence of int or dict, optional
+        With ``strand_average``: the output of the reverse strand that answers each
+        target (see :meth:`sparselrp.LRP.attribute`).
 
     Returns
     -------
     dict
-        The summary (what ``stats_path`` receives when given).
+        The summary (what ``stats_path`` receives when given); with ``targets``,
+        ``{label: summary}``.
 
     Raises
     ------
@@ -242,7 +252,18 @@ def attribute_file(model, ohe_path, out_path, *, target=0, composite="best-pract
 
     if kind not in ("projected", "raw"):
         raise ValueError(f"kind must be 'projected' or 'raw', got {kind!r}")
-    outputs = _output_paths(out_path, dense_path, hypothetical_path, stats_path, ohe_path)
+    multi = targets is not None
+    if multi:
+        targets = dict(targets)
+        if not targets:
+            raise ValueError("targets is empty")
+    labels = list(targets) if multi else [None]
+    tlist = list(targets.values()) if multi else [target]
+    per_label = [_output_paths(*(None if p is None else target_path(p, lab)
+                                 for p in (out_path, dense_path, hypothetical_path, stats_path)), ohe_path)
+                 for lab in labels]
+    _check_distinct(per_label)
+    outputs = {(i, k): p for i, o in enumerate(per_label) for k, p in o.items()}
     shape, dtype = npz_member_info(ohe_path, "arr_0")
     if len(shape) != 3 or shape[1] != 4:
         raise InputFormatError(f"arr_0 has shape {shape}; expected (N, 4, L) one-hot", ohe_path)
@@ -257,9 +278,10 @@ def attribute_file(model, ohe_path, out_path, *, target=0, composite="best-pract
         _check_model_takes_length(model, length, ohe_path)
     explainer = LRP(model, composite=composite, pruning=pruning, device=device)
     want_stats = stats_path is not None
-    acc = {}
-    totals = {"n": 0, "input_zero": 0, "positions": 0, "rel_sum": 0.0, "out_sum": 0.0, "cons_err_sum": 0.0,
-              "cons_n": 0, "cons_err_max": 0.0}
+    accs = [{} for _ in labels]
+    all_totals = [{"n": 0, "input_zero": 0, "positions": 0, "rel_sum": 0.0, "out_sum": 0.0, "cons_err_sum": 0.0,
+                   "cons_n": 0, "cons_err_max": 0.0} for _ in labels]
+    totals = all_totals[0]
     for p in outputs.values():
         clean_stale_temporaries(p)
     from .progress import progress_bar
@@ -269,59 +291,70 @@ def attribute_file(model, ohe_path, out_path, *, target=0, composite="best-pract
         with contextlib.ExitStack() as commit:
             # temporaries renamed onto the outputs only when the whole block exits cleanly
             tmp = {k: commit.enter_context(atomic_path(p)) for k, p in outputs.items()}
-            writers = [AttributionWriter(tmp["output"], sparse=sparse, dense_path=tmp.get("dense"), length=length,
-                                         kind=kind)]
-            if hypothetical_path is not None:
-                writers.append(AttributionWriter(tmp["hypothetical"], sparse=False, length=length,
-                                                 kind="hypothetical"))
+            # per target: [attributions writer, hypothetical writer or None]
+            writers = []
+            for i in range(len(labels)):
+                writers.append([AttributionWriter(tmp[i, "output"], sparse=sparse, dense_path=tmp.get((i, "dense")),
+                                                  length=length, kind=kind),
+                                None if hypothetical_path is None else
+                                AttributionWriter(tmp[i, "hypothetical"], sparse=False, length=length,
+                                                  kind="hypothetical")])
+            every = [w for pair in writers for w in pair if w is not None]
             try:
                 for block in iter_npz_rows(ohe_path, "arr_0", batch_size=batch_size):
                     start = totals["n"]
                     _check_finite_block(block, start, ohe_path)
                     X = torch.from_numpy(np.ascontiguousarray(block, dtype=np.float32))
-                    tgt = _slice_target(target, start, X.shape[0])
+                    tgts = [_slice_target(t, start, X.shape[0]) for t in tlist]
                     try:
-                        R, *extra = explainer.attribute(X, target=tgt, batch_size=batch_size,
-                                                        return_layers=want_stats, strand_average=strand_average,
-                                                        return_output=True)
+                        # one forward pass per batch for all targets
+                        results = explainer.attribute_many(X, tgts, batch_size=batch_size, return_layers=want_stats,
+                                                           strand_average=strand_average, strand_pairs=strand_pairs,
+                                                           return_output=True)
                     except ValueError as exc:
                         if "NaN or Inf" not in str(exc):
                             raise
                         raise ValueError(f"{ohe_path}: sequences {start}..{start + X.shape[0] - 1} (0-based): "
                                          f"{exc}") from None
-                    f = extra[-1]
-                    writers[0].append(project(R, X.to(R.device)) if kind == "projected" else R)
                     if hypothetical_path is not None:
                         try:
-                            H = explainer.attribute(X, target=tgt, batch_size=batch_size, hypothetical=True,
-                                                    strand_average=strand_average)
+                            hyps = explainer.attribute_many(X, tgts, batch_size=batch_size, hypothetical=True,
+                                                            strand_average=strand_average, strand_pairs=strand_pairs)
                         except ValueError as exc:
                             if "hypothetical" not in str(exc):
                                 raise
                             raise ValueError(f"{hypothetical_path}: cannot compute hypothetical contributions with "
                                              f"composite {composite!r}: {exc}") from None
-                        writers[1].append(H)
-                    if want_stats:
-                        _layer_stats_update(acc, extra[0])
-                        _conservation_update(totals, R, f)
-                    totals["n"] += X.shape[0]
+                    for i, (R, *extra) in enumerate(results):
+                        f = extra[-1]
+                        writers[i][0].append(project(R, X.to(R.device)) if kind == "projected" else R)
+                        if hypothetical_path is not None:
+                            writers[i][1].append(hyps[i])
+                        if want_stats:
+                            _layer_stats_update(accs[i], extra[0])
+                            _conservation_update(all_totals[i], R, f)
+                        all_totals[i]["n"] += X.shape[0]
                     if bar is not None:
                         bar.update(X.shape[0])
-                for w in writers:
+                for w in every:
                     w.close()
-                totals["nnz"] = writers[0].nnz
+                for i in range(len(labels)):
+                    all_totals[i]["nnz"] = writers[i][0].nnz
             except BaseException:
-                for w in writers:
+                for w in every:
                     if not w.closed:
                         w.abort()
                 raise
-            summary = _summary(totals, length, target, composite, pruning, acc if want_stats else None, kind)
+            summaries = [_summary(all_totals[i], length, tlist[i], composite, pruning,
+                                  accs[i] if want_stats else None, kind) for i in range(len(labels))]
             if want_stats:
-                with open(tmp["stats"], "w", encoding="utf-8") as fh:
-                    json.dump(finite_json(summary), fh, indent=2)
-                    fh.write("\n")
-                    fh.flush()
-                    os.fsync(fh.fileno())
+                for i, summ in enumerate(summaries):
+                    with open(tmp[i, "stats"], "w", encoding="utf-8") as fh:
+                        json.dump(finite_json(summ), fh, indent=2)
+                        fh.write("\n")
+                        fh.flush()
+                        os.fsync(fh.fileno())
+            summary = dict(zip(labels, summaries)) if multi else summaries[0]
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             full = OSError(f"{out_path}: no space left on device while writing the outputs; nothing was written "
@@ -369,6 +402,35 @@ def _summary(totals, length, target, composite, pruning, acc, kind="projected"):
             "layers": _finish_layer_stats(acc),
         })
     return summary
+
+
+def target_path(path, label):
+    """The output path of target ``label`` in a run with several targets.
+
+    ``{target}`` in the file name is replaced by ``label``; otherwise ``.label`` goes
+    before the suffix (``attr.npz`` -> ``attr.ctcf.npz``). ``label=None`` (a run with
+    one target) leaves the path as it is.
+    """
+    if path is None or label is None:
+        return path
+    path = Path(path)
+    safe = re.sub(r"[^A-Za-z0-9_.+-]", "_", str(label))
+    if "{target}" in path.name:
+        return path.with_name(path.name.replace("{target}", safe))
+    suffix = "".join(path.suffixes[-1:])
+    stem = path.name[:-len(suffix)] if suffix else path.name
+    return path.with_name(f"{stem}.{safe}{suffix}")
+
+
+def _check_distinct(per_label):
+    seen = {}
+    for outs in per_label:
+        for kind, p in outs.items():
+            r = Path(p).resolve()
+            if r in seen:
+                raise ValueError(f"{p}: two outputs of the run would be written to this path ({seen[r]} and {kind}); "
+                                 f"use {{target}} in the output names or distinct task names")
+            seen[r] = kind
 
 
 def _slice_target(target, start, size):
