@@ -3,12 +3,12 @@
 import click
 
 from ._common import main
-from .options import explain_options, load_model, pruning_from_options, resolve_device, resolve_target
+from .options import (explain_options, load_model, model_options, parse_strand_pairs, pruning_from_options,
+                      resolve_device, resolve_targets)
 
 
 @main.command("attribute")
-@click.option("-m", "--model", "model_dir", required=True,
-              help="Model directory (config.json + model.safetensors), or pretrained:ctcf.")
+@model_options
 @click.option("-s", "--sequences", "ohe", required=True, type=click.Path(exists=True, dir_okay=False),
               help="One-hot .npz (key arr_0, shape (N, 4, L)) from `sparselrp encode`.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
@@ -24,16 +24,23 @@ from .options import explain_options, load_model, pruning_from_options, resolve_
               help="Also write hypothetical contributions for all four bases here (dense arr_0, kind "
                    "hypothetical: what `modisco motifs -a` and `sparselrp motifs` want).")
 @click.option("--strand-average", is_flag=True, help="Average with the reverse-complement map flipped back.")
+@click.option("--strand-pairs", default=None, metavar="I,J,...",
+              help="With --strand-average, for stranded outputs: the output that answers each target on the "
+                   "reverse strand, in output order (1,0 for outputs plus, minus). Default: the same output.")
 @click.option("--stats", "stats_path", type=click.Path(dir_okay=False), default=None,
               help="Write a JSON summary: zero positions, conservation, per-layer zero share and Gini.")
-def attribute(model_dir, ohe, output, target, composite, no_prune, topk, prune_mass, p_neg, prune_layers,
-              prune_group, redistribute, batch_size, device, raw, sparse, dense_path, hyp_path, strand_average,
-              stats_path):
+def attribute(model_dir, model_class, weights, config_path, head, ohe, output, target, composite, no_prune, topk,
+              prune_mass, p_neg, prune_layers, prune_group, redistribute, batch_size, device, raw, sparse, dense_path,
+              hyp_path, strand_average, strand_pairs, stats_path):
     """Explain every sequence of a one-hot file; stream it batch by batch.
 
     By default the map is sl.plrp's: composite epsilon-gamma, position-grouped
     mass pruning (p = 0.5) of the convolution stack, projected on the observed
     bases. --no-prune gives plain LRP, --composite best-practice sl.lrp's rules.
+
+    --target takes one index or task name, several (0,2 or ctcf,rad21) or all:
+    one run, one forward pass per batch, one output file per target
+    (attr.npz -> attr.ctcf.npz, or {target} in the name).
 
     All outputs appear together when the run succeeds; a failed or interrupted
     run leaves the previous outputs as they were (hidden temporaries of a killed
@@ -42,14 +49,27 @@ def attribute(model_dir, ohe, output, target, composite, no_prune, topk, prune_m
     from ..attribute import attribute_file
 
     pruning = pruning_from_options(topk, prune_mass, p_neg, redistribute, no_prune, prune_layers, prune_group)
-    target = resolve_target(target, model_dir)
-    model = load_model(model_dir, device=resolve_device(device))
+    from ..attribute import target_path
+    from ..io.npz_stream import npz_member_info
+
+    pairs = parse_strand_pairs(strand_pairs)
+    if pairs is not None and not strand_average:
+        raise click.UsageError("--strand-pairs goes with --strand-average")
+    model = load_model(model_dir, device=resolve_device(device), model_class=model_class, weights=weights,
+                       config_path=config_path, head=head)
+    shape, _ = npz_member_info(ohe, "arr_0")
+    length = shape[-1] if len(shape) == 3 else 1
+    resolved = resolve_targets(target, model, model_dir, length)
+    multi = isinstance(resolved, dict)
     summary = attribute_file(
-        model, ohe, output, target=target, composite=composite, pruning=pruning, batch_size=batch_size,
+        model, ohe, output, target=0 if multi else resolved, targets=resolved if multi else None,
+        composite=composite, pruning=pruning, batch_size=batch_size,
         device=resolve_device(device), sparse=sparse, dense_path=dense_path, hypothetical_path=hyp_path,
-        strand_average=strand_average, stats_path=stats_path, progress=True, kind="raw" if raw else "projected",
+        strand_average=strand_average, strand_pairs=pairs, stats_path=stats_path, progress=True,
+        kind="raw" if raw else "projected",
     )
-    msg = f"explained {summary['n']} sequences of length {summary['length']} -> {output}"
-    if "input_zero_share" in summary:
-        msg += f" (zero positions {summary['input_zero_share']:.1%})"
-    click.echo(msg, err=True)
+    for label, summ in (summary.items() if multi else [(None, summary)]):
+        msg = f"explained {summ['n']} sequences of length {summ['length']} -> {target_path(output, label)}"
+        if "input_zero_share" in summ:
+            msg += f" (zero positions {summ['input_zero_share']:.1%})"
+        click.echo(msg, err=True)
