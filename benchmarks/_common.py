@@ -203,6 +203,9 @@ PLANTED_ARCHS = {
     # Basset-shaped (BatchNorm after every layer, folded by the LRP engine), narrow
     "basset": lambda L: sl.models.ZOO["basset"](n_targets=1, seq_len=L, channels=(64, 64, 64), hidden=(32,),
                                                 dropout=0.1),
+    # BPNet-like: dilated residual convolutions with a profile head and a counts head; the
+    # counts head (forward's output) is trained as the class logit and explained
+    "bpnet": lambda L: sl.models.ZOO["bpnet"](n_targets=1, seq_len=L, n_filters=32, n_layers=5),
 }
 
 
