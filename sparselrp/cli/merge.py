@@ -21,16 +21,35 @@ __all__ = ["concat_npz"]
 
 
 def _members(path):
-    from ..io.npz_stream import npz_member_info
+    from ..io.npz_stream import _CORRUPT, _why, npz_member_info
 
     try:
         with zipfile.ZipFile(path) as zf:
             names = [n[:-4] for n in zf.namelist() if n.endswith(".npy")]
     except zipfile.BadZipFile:
-        raise InputFormatError("not an .npz file", path) from None
+        raise InputFormatError("not an .npz file (or a damaged one); re-create it", path) from None
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such file") from None
+    except (IsADirectoryError, PermissionError):
+        raise
+    except _CORRUPT as exc:
+        raise InputFormatError(f"not a readable .npz file ({_why(exc)}); re-create it", path) from None
     return {k: npz_member_info(path, k) for k in names}
+
+
+def _load_member(path, key):
+    """One whole (small) member of an npz, with a damaged file named in one line."""
+    from ..io.npz_stream import _CORRUPT, _why
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return z[key]
+    except ValueError as exc:
+        raise InputFormatError(f"member {key!r} is unreadable ({_why(exc)})", path) from None
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except _CORRUPT as exc:
+        raise InputFormatError(f"member {key!r} is corrupt ({_why(exc)}); re-create the file", path) from None
 
 
 def concat_npz(paths, out, key="arr_0", compressed=True, batch_size=1024, progress=False):
@@ -105,12 +124,10 @@ def concat_npz(paths, out, key="arr_0", compressed=True, batch_size=1024, progre
                                 fh.write(np.ascontiguousarray(block.astype(dtype, copy=False)).tobytes())
                                 bar.update(len(block))
                 else:
-                    with np.load(paths[0], allow_pickle=False) as first:
-                        ref = first[k]
+                    ref = _load_member(paths[0], k)
                     for p in paths[1:]:
-                        with np.load(p, allow_pickle=False) as other:
-                            if not np.array_equal(other[k], ref):
-                                raise InputFormatError(f"member {k!r} differs from that of {paths[0].name}", p)
+                        if not np.array_equal(_load_member(p, k), ref):
+                            raise InputFormatError(f"member {k!r} differs from that of {paths[0].name}", p)
                     with zf.open(k + ".npy", "w", force_zip64=True) as fh:
                         np.lib.format.write_array(fh, ref, allow_pickle=False)
     return (sum(rows),) + tuple(tail)

@@ -6,7 +6,9 @@ parses the ``.npy`` header of the member and decodes ``batch_size`` rows at a
 time from the zip stream, so peak memory is set by the batch.
 """
 
+import struct
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -54,22 +56,42 @@ def iter_npz_rows(path, key="arr_0", batch_size=256):
         row_bytes = row_items * dtype.itemsize
         for start in range(0, n, batch_size):
             rows = min(batch_size, n - start)
-            buf = fh.read(rows * row_bytes)
+            try:
+                buf = fh.read(rows * row_bytes)
+            except _CORRUPT as exc:
+                raise InputFormatError(f"array {key!r} is corrupt ({_why(exc)}); re-create the file", path) from None
             if len(buf) != rows * row_bytes:
-                raise InputFormatError(f"array {key!r} is truncated", path)
+                raise InputFormatError(f"array {key!r} is truncated; re-create the file", path)
             yield np.frombuffer(buf, dtype=dtype).reshape((rows,) + tuple(shape[1:])).copy()
+
+
+# what a damaged zip member raises while it is read: bad CRC, a broken deflate stream, a cut-off file
+_CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError, struct.error, OSError)
+
+
+def _why(exc):
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def _open_member(path, key):
     try:
         zf = zipfile.ZipFile(path)
     except zipfile.BadZipFile as exc:
-        raise InputFormatError("not an .npz file", path) from exc
+        raise InputFormatError("not an .npz file (or a damaged one); re-create it", path) from exc
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except _CORRUPT as exc:
+        raise InputFormatError(f"not a readable .npz file ({_why(exc)}); re-create it", path) from None
     name = key + ".npy"
     if name not in zf.namelist():
         zf.close()
         raise InputFormatError(f"no array {key!r} in file (has: {', '.join(n[:-4] for n in zf.namelist())})", path)
-    member = zf.open(name)
+    try:
+        member = zf.open(name)
+    except _CORRUPT as exc:
+        zf.close()
+        raise InputFormatError(f"array {key!r} is corrupt ({_why(exc)}); re-create the file", path) from None
 
     class _Closing:
         def __enter__(self):
@@ -90,7 +112,9 @@ def _read_header(fh, path, key):
         else:
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
     except ValueError as exc:
-        raise InputFormatError(f"array {key!r} has an unreadable header ({exc})", path) from exc
+        raise InputFormatError(f"array {key!r} has an unreadable header ({_why(exc)})", path) from None
+    except _CORRUPT as exc:
+        raise InputFormatError(f"array {key!r} is corrupt ({_why(exc)}); re-create the file", path) from None
     if dtype.hasobject:
         raise InputFormatError(f"array {key!r} holds Python objects; refusing to unpickle", path)
     return tuple(shape), fortran, dtype
