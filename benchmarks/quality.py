@@ -3,7 +3,7 @@
 Two data sets, the same methods as benchmarks/speed.py, one table each (Gini
 sparsity, share of zero positions, relevance mass accuracy, AUPRC and AUROC of
 |relevance| against the reference motif mask, AOPC of most-relevant-first deletion
-and of random deletion; METHODS.md section 3):
+and of random deletion; docs/methods.md section 4):
 
 1. planted motifs: ``sparselrp.simulate`` with JASPAR CTCF (MA0139) and SPI1
    (MA0080) that must both be present for label 1 and GATA1 (MA0035) as a decoy

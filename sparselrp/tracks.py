@@ -1,7 +1,7 @@
 """Genome-browser tracks of per-position relevance: bedGraph and bigWig.
 
 A window's attribution map (4, L) becomes one value per position, the sum of
-its four rows (see METHODS.md, section 1), placed at the genome coordinate the
+its four rows (see docs/methods.md, section 1), placed at the genome coordinate the
 position came from. Windows from the minus strand were reverse-complemented
 when they were encoded, so their position ``l`` lies at ``end - 1 - l``;
 plus-strand (or unstranded) windows put ``l`` at ``start + l``. Where windows

@@ -149,7 +149,7 @@ def diagnose(model, X, target=0, composite="best-practice", pruning=None, n_samp
              device=None):
     """Run the "fact or artifact" diagnostics of an LRP explanation.
 
-    The checks (METHODS.md section 4, after Landt-Hayen et al.), each with a documented
+    The checks (docs/methods.md section 5, after Landt-Hayen et al.), each with a documented
     threshold (:mod:`sparselrp.diagnose.thresholds`; docs/trust.md explains them):
 
     * ``"bias"``: conservation gap at every layer and the share of the explained

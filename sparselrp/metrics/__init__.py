@@ -1,7 +1,7 @@
 """Measuring attributions: sparsity, localisation, faithfulness, conservation.
 
 Every metric works on the per-position relevance r_l = sum of the four rows of
-an attribution map (N, 4, L) (METHODS.md section 3), accepts torch tensors or
+an attribution map (N, 4, L) (docs/methods.md section 4), accepts torch tensors or
 numpy arrays, and returns per-sample values (N,) with their mean
 (:class:`MetricResult`); :func:`summarise` collects the means in a dict.
 
