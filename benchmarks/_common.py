@@ -346,6 +346,11 @@ def _sparselrp(pruning=None, composite="best-practice"):
     return run
 
 
+def run_plrp(model, X, target, batch_size, device):
+    """``sl.plrp``: the recommended sparse attributions (projected map)."""
+    return sl.plrp(model, X.to(device), target=target, batch_size=batch_size, device=device).cpu()
+
+
 def run_captum_deeplift(model, X, target, batch_size, device):
     """captum DeepLift (rescale rule) against the all-zero (N-base) reference."""
     from captum.attr import DeepLift
@@ -459,6 +464,9 @@ def methods(topk=TOPK_DEFAULT, mass=MASS_DEFAULT, n_ism=8, n_dls=None):
     return [
         Method("gxi", "grad x input", run_grad_x_input, "floor"),
         Method("lrp", "sparselrp LRP best-practice", _sparselrp(None), "sparselrp"),
+        Method("lrp_eg", "sparselrp LRP epsilon-gamma (sl.plrp unpruned)", _sparselrp(None, "epsilon-gamma"),
+               "sparselrp"),
+        Method("plrp", "sparselrp sl.plrp (recommended)", run_plrp, "sparselrp", pruned=True),
         Method("topk", f"sparselrp TopK({topk})", _sparselrp(TopK(topk)), "sparselrp", pruned=True),
         Method("mass", f"sparselrp MassPrune({mass})", _sparselrp(MassPrune(mass)), "sparselrp", pruned=True),
         Method("mass_m", f"sparselrp MassPrune({mass}, matrix)", _sparselrp(MassPrune(mass, redistribute="matrix")),

@@ -3,7 +3,8 @@
 On one DeepSEA-like model (zoo "deepsea", 1,000 bp, one output, briefly trained on
 planted CTCF sequences), the same one-hot inputs and the same device, measures
 sequences per second of: gradient x input (the floor: one forward and one backward
-pass), sparselrp LRP best-practice, TopK and MassPrune (lambda and matrix), captum
+pass), sparselrp LRP best-practice, sl.plrp and its composite unpruned, TopK and
+MassPrune (lambda and matrix), captum
 DeepLift and LRP, zennit EpsilonGammaBox, tangermeme deep_lift_shap (20 shuffled
 references) and tangermeme saturation mutagenesis (ISM, at most --n-ism sequences).
 Every method is warmed up on two sequences first (one-time costs such as JIT
@@ -160,6 +161,8 @@ def targets(rows):
         results.append(dict(target=name, ratio=ratio, goal=goal, passed=ok))
         lines.append(f"{'PASS' if ok else 'MISS'}  {name}: {ratio:.2f}x (target >= {goal}x)")
 
+    check("sl.plrp vs grad x input (issue 15)", "plrp", "gxi", 0.6)
+    check("sl.plrp vs its composite unpruned (issue 15: pruning overhead <= 10 %)", "plrp", "lrp_eg", 0.9)
     for key in ("mass", "topk", "mass_m"):
         if key in by:
             lab = by[key]["method"]
@@ -242,7 +245,7 @@ def parse_args(argv=None):
                     help="training epochs of the DeepSEA-like model (0: seeded random weights)")
     ap.add_argument("--no-memory", action="store_true", help="skip the CPU memory subprocesses")
     ap.add_argument("--no-scaling", action="store_true", help="skip the BPNet scaling runs")
-    ap.add_argument("--scale-methods", default="gxi,lrp,mass", help="methods of the scaling runs")
+    ap.add_argument("--scale-methods", default="gxi,lrp,plrp", help="methods of the scaling runs")
     ap.add_argument("--scale-lengths", type=int, nargs="+", default=[500, 1000, 2000, 5000, 10000, 20000])
     ap.add_argument("--scale-batch", type=int, default=8, help="batch of the length sweep")
     ap.add_argument("--scale-batches", type=int, nargs="+", default=[1, 4, 16, 64, 256, 512])

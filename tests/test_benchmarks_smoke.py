@@ -78,10 +78,11 @@ def _run(script, *args, timeout=900):
 
 @pytest.mark.slow
 def test_speed_script_runs(tmp_path):
-    out = _run("speed.py", "--methods", "gxi,lrp,mass,captum_dl,zennit", "--scale-methods", "gxi,mass",
+    out = _run("speed.py", "--methods", "gxi,lrp,lrp_eg,plrp,mass,captum_dl,zennit", "--scale-methods", "gxi,plrp",
                "--json", str(tmp_path / "speed.json"))
     assert "| grad x input" in out and "sparselrp MassPrune(0.5)" in out
     assert "vs grad x input" in out and ("PASS" in out or "MISS" in out)
+    assert "sl.plrp vs its composite unpruned" in out
     assert "scaling on the BPNet-like model" in out
     import json
 
@@ -90,6 +91,22 @@ def test_speed_script_runs(tmp_path):
     assert by["gxi"]["seq_per_s"] > 0 and by["mass"]["speed_ratio"] > 0
     if sys.platform.startswith("linux"):
         assert np.isfinite(by["mass"]["mem_mib"])
+
+
+@pytest.mark.slow
+def test_validation_suite_runs(tmp_path):
+    out = _run("validation_suite.py", "--archs", "small_cnn", "bpnet", "--lengths", "200", "--methods", "gxi", "lrp",
+               "plrp", "topk0.05", "abl_zb", "--json", str(tmp_path / "suite.json"))
+    assert "### small_cnn, 200 bp" in out and "### bpnet, 200 bp" in out and "### CTCF peaks" in out
+    assert "| sl.plrp (MassPrune 0.5, positions) |" in out and "AUPRC core" in out and "inst. recall" in out
+    assert "## checks (issue 15)" in out and ("PASS" in out or "MISS" in out)
+    import json
+
+    res = json.loads((tmp_path / "suite.json").read_text())
+    row = res["rows"][0]["results"]["plrp"]
+    for metric in ("gini", "rma", "auprc", "auprc_core", "recall", "aopc"):
+        mean, lo, hi = row[metric]
+        assert lo <= mean + 1e-12 and mean <= hi + 1e-12, (metric, row[metric])   # the interval holds the mean
 
 
 @pytest.mark.slow
