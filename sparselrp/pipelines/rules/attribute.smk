@@ -43,6 +43,8 @@ def _attribute_args():
         args += ["--topk", str(int(k) if float(k).is_integer() and k >= 1 else k)]
     elif a["prune_mass"] is not None:
         args += ["--prune-mass", str(a["prune_mass"])]
+    else:
+        args.append("--no-prune")
     if a["extra"]:
         args.append(a["extra"])
     return " ".join(args)
