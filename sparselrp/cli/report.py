@@ -115,8 +115,11 @@ def report(ohe, attr, dense_attr, motifs_path, seqlets_path, params_path, stats_
 
         seqlets = read_seqlets_tsv(seqlets_path).to_records()
     trust = _read_json(trust_path, "diagnostics file") if trust_path else None
+    from ..plot.report import motif_examples
+
+    examples = {m.name: motif_examples(m, X, R, names=seqs.names) for m in motifs}
 
     path = write_report(output, params=params, summary=summary, layer_sparsity=layer_sparsity,
                         sequences=sequences, motifs=motifs, seqlets=seqlets, trust=trust, title=title,
-                        crop=crop or None, max_seqlet_rows=max_seqlets)
+                        crop=crop or None, max_seqlet_rows=max_seqlets, motif_examples=examples)
     click.echo(str(path.resolve()))

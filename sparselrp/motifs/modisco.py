@@ -199,7 +199,7 @@ def _to_motif(pattern, sign, index, trim_threshold):
                  support=len(seqlets), sign=sign, seqlets=seqlets, trim=(lo, hi))
 
 
-def discover(X, attributions, *, window=20, flank=5, fdr=0.05, null="nonzero", max_seqlets=20000, n_leiden=2,
+def discover(X, attributions, *, coords=None, names=None, window=20, flank=5, fdr=0.05, null="nonzero", max_seqlets=20000, n_leiden=2,
              trim_size=30, initial_flank=10, final_flank=0, min_metacluster_size=100, min_support=20,
              min_passing_windows_frac=0.03, max_passing_windows_frac=0.2, trim_threshold=0.3,
              allow_projected=True, return_details=False, verbose=False):
@@ -215,6 +215,10 @@ def discover(X, attributions, *, window=20, flank=5, fdr=0.05, null="nonzero", m
         attributions``. A projected map (zero on every absent base) is accepted
         with a warning: the hCWMs then equal the CWMs, and the seqlet similarities
         see only the observed bases, so patterns are told apart less well.
+    coords, names : optional
+        Genome coordinates and names of the sequences (as for
+        :func:`~sparselrp.motifs.find_seqlets`); only used for the seqlet table of
+        ``return_details``.
     window, flank, fdr, null, min_passing_windows_frac, max_passing_windows_frac
         Seqlet calling; see :func:`call_seqlets` (``null="nonzero"`` is the
         adaptation to sparse maps described in the module docstring).
@@ -236,8 +240,8 @@ def discover(X, attributions, *, window=20, flank=5, fdr=0.05, null="nonzero", m
         False: a projected map raises ValueError instead of a warning.
     return_details : bool
         Also return a dict: ``n_seqlets`` (called, per sign), thresholds, the share of
-        zero windows, the called seqlets (a :class:`~sparselrp.motifs.Seqlets` table)
-        and the seconds each step took.
+        zero windows, the called seqlets (a :class:`~sparselrp.motifs.Seqlets` table;
+        ``score`` is the sum of the seqlet's core) and the seconds each step took.
     verbose : bool
         tfmodisco-lite's progress messages.
 
@@ -264,7 +268,7 @@ def discover(X, attributions, *, window=20, flank=5, fdr=0.05, null="nonzero", m
     """
     from modiscolite import core, precompile, tfmodisco
 
-    from .seqlets import Seqlets
+    from .seqlets import seqlet_table
 
     t0 = time.perf_counter()
     # tfmodisco-lite compiles its numba kernels in forked children, into numba's disk cache, while
@@ -288,10 +292,10 @@ def discover(X, attributions, *, window=20, flank=5, fdr=0.05, null="nonzero", m
     track_set = core.TrackSet(one_hot=one_hot, contrib_scores=contrib, hypothetical_contribs=hyp)
 
     t1 = time.perf_counter()
-    coords, threshold, info = call_seqlets(contrib.sum(axis=2), window=window, flank=flank, fdr=fdr, null=null,
+    called, threshold, info = call_seqlets(contrib.sum(axis=2), window=window, flank=flank, fdr=fdr, null=null,
                                            min_passing_windows_frac=min_passing_windows_frac,
                                            max_passing_windows_frac=max_passing_windows_frac)
-    seqlets = track_set.create_seqlets(coords)
+    seqlets = track_set.create_seqlets(called)
     pos, neg = [], []
     core_sums = []
     for s in seqlets:
@@ -325,10 +329,8 @@ def discover(X, attributions, *, window=20, flank=5, fdr=0.05, null="nonzero", m
     if not return_details:
         return motifs
     n = len(seqlets)
-    strand = np.full(n, ".")
-    table = Seqlets(seq=[s.example_idx for s in seqlets], start=[s.start for s in seqlets],
-                    end=[s.end for s in seqlets], score=np.asarray(core_sums, dtype=np.float64),
-                    strand=strand, threshold=threshold)
+    table = seqlet_table([s.example_idx for s in seqlets], [s.start for s in seqlets], [s.end for s in seqlets],
+                         core_sums, X.shape[0], coords=coords, names=names, threshold=threshold)
     details = {
         "engine": "tfmodisco-lite", "null": null, "n_seqlets": {"positive": len(pos), "negative": len(neg)},
         "n_called": n, "sign_threshold": threshold, **info, "seqlets": table,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Seqlets", "find_seqlets", "default_threshold"]
+__all__ = ["Seqlets", "find_seqlets", "default_threshold", "seqlet_table"]
 
 
 @dataclass
@@ -290,6 +290,10 @@ def find_seqlets(R, X=None, threshold=None, merge_gap=4, flank=5, min_length=4, 
         keep = np.abs(score) >= float(min_score)
         rows, starts, ends, score = rows[keep], starts[keep], ends[keep], score[keep]
 
+    return _table(rows, starts, ends, score, names, coords, threshold)
+
+
+def _table(rows, starts, ends, score, names, coords, threshold):
     kw = {}
     if names is not None:
         kw["name"] = names[rows]
@@ -302,3 +306,33 @@ def find_seqlets(R, X=None, threshold=None, merge_gap=4, flank=5, min_length=4, 
         gend = np.where(minus, cend[rows] - starts, cstart[rows] + ends)
         kw.update(chrom=chrom[rows], genome_start=gstart, genome_end=gend)
     return Seqlets(seq=rows, start=starts, end=ends, score=score, strand=strand, threshold=threshold, **kw)
+
+
+def seqlet_table(seq, start, end, score, n, coords=None, names=None, threshold=float("nan")):
+    """A :class:`Seqlets` table from seqlet coordinates, with names and genome coordinates.
+
+    Parameters
+    ----------
+    seq, start, end : array_like of int, shape (M,)
+        Sequence index and 0-based half-open window coordinates of each seqlet.
+    score : array_like of float, shape (M,)
+    n : int
+        Number of sequences (for checking ``names`` and ``coords``).
+    coords, names
+        As for :func:`find_seqlets`.
+    threshold : float
+        Recorded on the table.
+
+    Returns
+    -------
+    Seqlets
+    """
+    rows = np.asarray(seq, dtype=np.int64).reshape(-1)
+    if names is not None:
+        names = np.asarray(list(names), dtype=str)
+        if len(names) != n:
+            raise ValueError(f"names has {len(names)} entries for {n} sequences")
+    if coords is not None:
+        coords = _check_coords(coords, n)
+    return _table(rows, np.asarray(start, dtype=np.int64).reshape(-1), np.asarray(end, dtype=np.int64).reshape(-1),
+                  np.asarray(score, dtype=np.float64).reshape(-1), names, coords, threshold)

@@ -3,8 +3,9 @@ scripts, no external references) summarising a sparselrp run.
 
 Sections, in order: run parameters; sparsity and conservation summary; per-layer
 sparsity; top sequences with their attribution logos (LRP and pruned LRP side by
-side when the unpruned map is given); discovered motifs with PWM and CWM logos,
-support and JASPAR matches; the seqlet table; trust (diagnostics with
+side when the unpruned map is given); the patterns tfmodisco-lite discovered, positive
+and negative apart, with PWM, CWM and hCWM logos, seqlet counts, database matches and
+example seqlets; the seqlet table; trust (diagnostics with
 plain-language verdicts). A section whose input is missing says so instead of
 disappearing, so every report has the same outline.
 """
@@ -21,14 +22,14 @@ import numpy as np
 from .logos import DEFAULT_CROP, _check_pair, crop_window, figure_to_data_uri, plot_attribution_logo
 from .logos import plot_lrp_comparison, plot_motif_logo
 
-__all__ = ["render_report", "write_report", "summarise_attributions", "TRUST_EXPLANATIONS"]
+__all__ = ["render_report", "write_report", "summarise_attributions", "motif_examples", "TRUST_EXPLANATIONS"]
 
 SECTIONS = [
     ("parameters", "Run parameters"),
     ("summary", "Sparsity and conservation"),
     ("layers", "Per-layer sparsity"),
     ("sequences", "Top sequences"),
-    ("motifs", "Discovered motifs"),
+    ("motifs", "Discovered patterns"),
     ("seqlets", "Seqlets"),
     ("trust", "Trust"),
 ]
@@ -360,40 +361,136 @@ def _section_sequences(sequences, crop):
     return note + f'<div class="stack">{cards}</div>'
 
 
-_MATCH_COLS = ["target_id", "target_name", "p_value", "q_value", "offset", "orientation"]
+_MATCH_COLS = ["target_id", "target_name", "p", "q", "database", "offset", "orientation"]
 
 
-def _motif_card(i, motif, max_matches):
+def _match_value(m, col):
+    if col == "p":
+        return m.get("p", m.get("p_value"))
+    if col == "q":
+        return m.get("q", m.get("q_value"))
+    return m.get(col)
+
+
+def _orient(a, strand):
+    return a[::-1, ::-1] if strand == "-" else a
+
+
+def motif_examples(motif, X, R, names=None, n=3):
+    """The ``n`` strongest seqlets of a motif, cut to its trimmed columns, for the report.
+
+    Parameters
+    ----------
+    motif : Motif or dict
+        With ``seqlets`` ((sequence, start, end, strand) of the untrimmed pattern)
+        and ``trim`` ((lo, hi) columns of it), as :func:`sparselrp.motifs.discover`
+        gives them; a motif without seqlets has no examples.
+    X : array_like, shape (N, 4, L)
+        One-hot sequences.
+    R : array_like, shape (N, 4, L)
+        Contributions drawn in the logos (projected, or hypothetical: then ``X * R``).
+    names : sequence of str, optional
+        Sequence names, for the labels.
+    n : int
+        Number of examples (strongest first by ``|sum of contributions|``).
+
+    Returns
+    -------
+    list of dict
+        ``name`` (a label with the sequence name, window and strand), ``X`` and ``R``
+        (4, w) oriented as the motif (reverse complemented for ``"-"`` seqlets).
+    """
+    seqlets = list(_get(motif, "seqlets", None) or [])
+    if not seqlets or n <= 0:
+        return []
+    if hasattr(X, "detach"):
+        X = X.detach().cpu().numpy()
+    if hasattr(R, "detach"):
+        R = R.detach().cpu().numpy()
+    X = np.asarray(X, dtype=np.float64)
+    R = np.asarray(R, dtype=np.float64)
+    trim = _get(motif, "trim", None)
+    out = []
+    for seq, start, end, strand in seqlets:
+        lo, hi = (0, end - start) if trim is None else (int(trim[0]), int(trim[1]))
+        a, b = (start + lo, start + hi) if strand == "+" else (end - hi, end - lo)
+        if seq >= X.shape[0] or b > X.shape[2] or a < 0:
+            continue
+        x, r = X[seq, :, a:b], R[seq, :, a:b]
+        c = r * x if np.any(r * (1 - x)) else r  # hypothetical scores -> contributions
+        out.append((abs(float(c.sum())), seq, a, b, strand, _orient(x, strand), _orient(c, strand)))
+    out.sort(key=lambda t: -t[0])
+    label = (lambda i: str(names[i])) if names is not None else (lambda i: f"sequence {i}")
+    return [{"name": f"{label(seq)} {a}-{b} ({strand})", "X": x, "R": r} for _, seq, a, b, strand, x, r in out[:n]]
+
+
+def _motif_card(i, motif, max_matches, examples):
+    from ..motifs.motif import information_content
+
     name = _get(motif, "name", f"motif {i}")
     logos = []
-    for kind in ("pwm", "cwm", "hcwm"):
+    for kind, label in (("pwm", "PWM (bits)"), ("cwm", "CWM"), ("hcwm", "hCWM")):
         if _get(motif, kind) is None:
             continue
-        fig = plot_motif_logo(_get(motif, kind), kind=kind, title=kind.upper())
+        fig = plot_motif_logo(_get(motif, kind), kind=kind, title=label)
         logos.append(_img(_fig_uri(fig), f"{kind.upper()} logo of {name}"))
     matches = list(_get(motif, "matches", None) or [])
     support = _get(motif, "support")
-    meta = [f"support: {_fmt(support)} seqlets" if support is not None else None]
+    sign = _get(motif, "sign")
+    meta = [f"{_e(sign)} pattern" if sign else None,
+            f"{_fmt(support)} seqlets" if support is not None else None]
+    pwm = _get(motif, "pwm")
+    if pwm is not None:
+        pwm = np.asarray(pwm, dtype=np.float64)
+        meta.append(f"{pwm.shape[1]} columns, {float(information_content(pwm).sum()):.1f} bits")
     if matches:
         best = matches[0]
         meta.append(f"best match: <b>{_e(best.get('target_name', ''))}</b> "
-                    f"({_e(best.get('target_id', ''))}, q = {_fmt(best.get('q_value'), 'q_value')})")
+                    f"({_e(best.get('target_id', ''))}, q = {_fmt(_match_value(best, 'q'), 'q')})")
     meta_html = " &middot; ".join(m for m in meta if m)
     if matches:
-        rows = [[m.get(c) for c in _MATCH_COLS] for m in matches]
-        table = _table(_MATCH_COLS, rows, max_rows=max_matches)
+        cols = [c for c in _MATCH_COLS if any(_match_value(m, c) is not None for m in matches)]
+        rows = [[_match_value(m, c) for c in cols] for m in matches]
+        table = _table(cols, rows, max_rows=max_matches)
     else:
         table = _empty("No database matches.")
+    ex = ""
+    if examples:
+        figs = []
+        for e in examples:
+            fig = plot_attribution_logo(_get(e, "X"), _get(e, "R"), crop=None,
+                                        figsize=(max(2.0, 0.22 * np.asarray(_get(e, "X")).shape[1] + 0.8), 1.1))
+            figs.append(f'<div><div class="meta">{_e(_get(e, "name", ""))}</div>'
+                        f'{_img(_fig_uri(fig), "example seqlet of " + str(name))}</div>')
+        ex = f'<h3>Example seqlets</h3><div class="logos">{"".join(figs)}</div>'
     return (f'<div class="card"><h3>{_e(name)}</h3><div class="meta">{meta_html}</div>'
-            f'<div class="logos">{"".join(logos)}</div>{table}</div>')
+            f'<div class="logos">{"".join(logos)}</div>{table}{ex}</div>')
 
 
-def _section_motifs(motifs, max_matches):
+def _section_motifs(motifs, max_matches, motif_examples=None):
     if not motifs:
         return _empty("No motifs given.")
-    note = ('<p class="note">PWM logos show information content (bits); CWM logos the mean '
-            'contribution of the aligned seqlets. Matches against JASPAR (TOMTOM-style), best first.</p>')
-    return note + '<div class="grid">' + "".join(_motif_card(i, m, max_matches) for i, m in enumerate(motifs)) + "</div>"
+    motif_examples = motif_examples or {}
+    note = ('<p class="note">Patterns found by tfmodisco-lite in the hypothetical scores, best first by the '
+            'number of seqlets. PWM: base frequencies of the aligned seqlets as information content (bits); '
+            'CWM: their mean contribution; hCWM: their mean hypothetical contribution (what each base would '
+            'give). Positive patterns raise the explained output, negative ones lower it. Matches: TOMTOM '
+            '(memelite) against JASPAR and any other database given, best first.</p>')
+    parts = [note]
+    signs = {_get(m, "sign") for m in motifs}
+    groups = ([("positive", "Positive patterns"), ("negative", "Negative patterns")]
+              if signs <= {"positive", "negative"} and None not in signs else [(None, None)])
+    for sign, title in groups:
+        chosen = [(i, m) for i, m in enumerate(motifs) if sign is None or _get(m, "sign") == sign]
+        if title:
+            parts.append(f"<h3>{_e(title)} ({len(chosen)})</h3>")
+        if not chosen:
+            parts.append(_empty(f"No {sign} patterns."))
+            continue
+        cards = "".join(_motif_card(i, m, max_matches, motif_examples.get(_get(m, "name", f"motif {i}")))
+                        for i, m in chosen)
+        parts.append(f'<div class="grid">{cards}</div>')
+    return "".join(parts)
 
 
 def _seqlet_columns(seqlets):
@@ -507,7 +604,7 @@ def _section_trust(trust):
 
 def render_report(*, params=None, summary=None, layer_sparsity=None, sequences=(), motifs=(), seqlets=None,
                   trust=None, title="sparselrp report", crop=DEFAULT_CROP, max_seqlet_rows=500,
-                  max_matches=5):
+                  max_matches=5, motif_examples=None):
     """Build the HTML report as a string (see :func:`write_report` for the arguments).
 
     Returns
@@ -522,7 +619,7 @@ def render_report(*, params=None, summary=None, layer_sparsity=None, sequences=(
         "summary": _section_summary(summary),
         "layers": _section_layers(layer_sparsity),
         "sequences": _section_sequences(list(sequences or []), crop),
-        "motifs": _section_motifs(list(motifs or []), max_matches),
+        "motifs": _section_motifs(list(motifs or []), max_matches, motif_examples),
         "seqlets": _section_seqlets(seqlets, max_seqlet_rows),
         "trust": _section_trust(trust),
     }
@@ -547,7 +644,7 @@ def render_report(*, params=None, summary=None, layer_sparsity=None, sequences=(
 
 def write_report(path, *, params=None, summary=None, layer_sparsity=None, sequences=(), motifs=(),
                  seqlets=None, trust=None, title="sparselrp report", crop=DEFAULT_CROP, max_seqlet_rows=500,
-                 max_matches=5):
+                 max_matches=5, motif_examples=None):
     """Write the self-contained HTML report atomically.
 
     Parameters
@@ -568,8 +665,10 @@ def write_report(path, *, params=None, summary=None, layer_sparsity=None, sequen
         logo), ``score``/``target``/``coords``.
     motifs : list
         Objects or dicts with ``name``, ``pwm`` (4, W), ``cwm`` (4, W), ``hcwm``
-        (4, W) or None, ``support`` and ``matches`` (list of dicts with
-        ``target_id, target_name, p_value, q_value, offset, orientation``).
+        (4, W) or None, ``support``, optionally ``sign`` (``"positive"`` /
+        ``"negative"``: the section then lists the two groups apart) and
+        ``matches`` (list of dicts with ``target_id, target_name, p, q`` (or
+        ``p_value, q_value``), ``database, offset, orientation``).
     seqlets : list of dict or dict of columns, optional
         The seqlet table (at most ``max_seqlet_rows`` rows are shown).
     trust : dict, optional
@@ -583,6 +682,10 @@ def write_report(path, *, params=None, summary=None, layer_sparsity=None, sequen
         Logo window width (see :func:`sparselrp.plot.crop_window`).
     max_seqlet_rows, max_matches : int
         Display limits.
+    motif_examples : dict, optional
+        Motif name -> list of example seqlets (dicts with ``name``, ``X`` and ``R``
+        (4, w)), e.g. from :func:`motif_examples`; drawn as small logos in the
+        motif's card.
 
     Returns
     -------
@@ -593,7 +696,7 @@ def write_report(path, *, params=None, summary=None, layer_sparsity=None, sequen
 
     text = render_report(params=params, summary=summary, layer_sparsity=layer_sparsity, sequences=sequences,
                          motifs=motifs, seqlets=seqlets, trust=trust, title=title, crop=crop,
-                         max_seqlet_rows=max_seqlet_rows, max_matches=max_matches)
+                         max_seqlet_rows=max_seqlet_rows, max_matches=max_matches, motif_examples=motif_examples)
     with atomic_open(path, "w", encoding="utf-8") as fh:
         fh.write(text)
     return Path(path)
