@@ -114,7 +114,8 @@ def motifs_cmd(ohe, attr, output, meme_type, json_path, h5_path, npz_dir, region
         warnings.simplefilter("ignore", UserWarning)
         motifs, details = discover(X, H, coords=oh.coords, names=oh.names, window=window, flank=flank, fdr=fdr, null=null, max_seqlets=max_seqlets,
                                    n_leiden=n_leiden, trim_size=trim_size, min_metacluster_size=min_metacluster_size,
-                                   min_support=min_support, trim_threshold=trim_threshold, return_details=True)
+                                   min_support=min_support, trim_threshold=trim_threshold, return_details=True,
+                                   progress=True)
     meta = {"attributions": str(attr), "sequences": str(ohe), "engine": "tfmodisco-lite",
             "n_seqlets": details["n_seqlets"], "options": details["options"]}
     if motifs and (not no_jaspar or meme_db):

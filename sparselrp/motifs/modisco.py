@@ -202,7 +202,7 @@ def _to_motif(pattern, sign, index, trim_threshold):
 def discover(X, attributions, *, coords=None, names=None, window=20, flank=5, fdr=0.05, null="nonzero", max_seqlets=20000, n_leiden=2,
              trim_size=30, initial_flank=10, final_flank=0, min_metacluster_size=100, min_support=20,
              min_passing_windows_frac=0.03, max_passing_windows_frac=0.2, trim_threshold=0.3,
-             allow_projected=True, return_details=False, verbose=False):
+             allow_projected=True, return_details=False, verbose=False, progress=False):
     """Discover motifs with tfmodisco-lite from one-hot sequences and hypothetical scores.
 
     Parameters
@@ -244,6 +244,10 @@ def discover(X, attributions, *, coords=None, names=None, window=20, flank=5, fd
         ``score`` is the sum of the seqlet's core) and the seconds each step took.
     verbose : bool
         tfmodisco-lite's progress messages.
+    progress : bool or str
+        Report the seqlets clustered, one sign at a time
+        (:func:`sparselrp.progress.progress_bar`: ``True`` for a bar on a terminal
+        and log lines otherwise).
 
     Returns
     -------
@@ -315,6 +319,10 @@ def discover(X, attributions, *, coords=None, names=None, window=20, flank=5, fd
     options = dict(track_set=track_set, n_leiden_runs=n_leiden, trim_to_window_size=trim_size,
                    initial_flank_to_add=initial_flank, final_flank_to_add=final_flank,
                    final_min_cluster_size=min_support)
+    from ..progress import progress_bar
+
+    todo = sum(len(g[:max_seqlets]) for g in (pos, neg) if len(g) > min_metacluster_size)
+    bar = progress_bar(progress, total=todo, desc="motifs", unit="seqlet")
     motifs = []
     for sign, group, track_sign in (("positive", pos, 1), ("negative", neg, -1)):
         if len(group) <= min_metacluster_size:
@@ -324,6 +332,8 @@ def discover(X, attributions, *, coords=None, names=None, window=20, flank=5, fd
         patterns = tfmodisco.seqlets_to_patterns(seqlets=group[:max_seqlets], track_signs=track_sign, **options)
         patterns = sorted(patterns or [], key=lambda p: -len(p.seqlets))
         motifs += [_to_motif(p, sign, i, trim_threshold) for i, p in enumerate(patterns)]
+        bar.update(len(group[:max_seqlets]))
+    bar.close()
     motifs.sort(key=lambda m: -m.support)  # stable: positive first on ties
     t3 = time.perf_counter()
     if not return_details:
