@@ -347,10 +347,13 @@ def _build(config):
 def _pickle_kind(path):
     """``"torch.save zip archive"`` / ``"Python pickle"`` when the file starts like one, else None."""
     try:
+        size = Path(path).stat().st_size
         with open(path, "rb") as fh:
-            head = fh.read(4)
+            head = fh.read(9)
     except OSError:
         return None
+    if len(head) == 9 and head[8:9] == b"{" and 8 + int.from_bytes(head[:8], "little") <= size:
+        return None   # a safetensors layout (8-byte header length, then a JSON header)
     if head.startswith(b"PK\x03\x04"):
         return "torch.save (zip) archive"
     if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
