@@ -155,3 +155,29 @@ class UnusedExp(nn.Module):
 def test_dead_nodes_are_not_classified():
     X = torch.eye(4)[torch.randint(0, 4, (2, 12))].transpose(1, 2).contiguous()
     assert sl.lrp(UnusedExp(), X, device="cpu").shape == X.shape
+
+
+class InPlaceStatements(nn.Module):
+    """In-place updates written as statements (their results unused)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 3, 3)
+        self.fc = nn.Linear(3, 1)
+
+    def forward(self, x):
+        h1 = self.conv(x)
+        h1.relu_()
+        h2 = self.conv(x)
+        torch.nn.functional.relu(h2, inplace=True)
+        h3 = self.conv(x)
+        torch.relu_(h3)
+        return self.fc((h1 + h2 + h3).mean(-1))
+
+
+def test_in_place_statements_are_followed():
+    torch.manual_seed(0)
+    model = InPlaceStatements().eval()
+    X = torch.eye(4)[torch.randint(0, 4, (3, 10))].transpose(1, 2).contiguous()
+    R, f = sl.LRP(model, device="cpu").attribute(X, return_output=True)
+    torch.testing.assert_close(f, model(X)[:, 0].detach())

@@ -289,6 +289,23 @@ def _one(v):
     return int(v[0]) if isinstance(v, (tuple, list)) else int(v)
 
 
+def _functionalize_inplace(graph):
+    """Make in-place updates explicit: after ``h.relu_()`` (result unused, as a statement),
+    later uses of ``h`` read the updated value, i.e. the in-place node. (Updates through a
+    view of another tensor are not followed.)"""
+    order = {n: i for i, n in enumerate(graph.nodes)}
+    for n in list(graph.nodes):
+        inplace = (n.op == "call_method" and isinstance(n.target, str) and n.target in _INPLACE_METHODS) or \
+                  (n.op == "call_function" and (n.target in _INPLACE_FUNCS or
+                                                (n.target in _PASS_FUNCS and n.kwargs.get("inplace") is True)))
+        if not inplace or not n.args or not isinstance(n.args[0], fx.Node):
+            continue
+        a = n.args[0]
+        for user in list(a.users):
+            if user is not n and order[user] > order[n]:
+                user.replace_input_with(a, n)
+
+
 def _default_args(model):
     """``{name: default}`` of ``forward``'s parameters after the first that have defaults.
 
@@ -430,6 +447,7 @@ class CapturedGraph:
         except Exception as exc:  # noqa: BLE001 - re-raised with context
             raise UnsupportedOperationError(_trace_failure(exc, model_copy)) from exc
         self.gm = fx.GraphModule(model_copy, graph)
+        _functionalize_inplace(self.gm.graph)
         # outputs nothing uses (e.g. a count head computed beside the explained profile)
         # need no rule: drop them before classifying
         self.gm.graph.eliminate_dead_code()
