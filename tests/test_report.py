@@ -103,7 +103,7 @@ def test_report_has_every_section_and_is_self_contained(tmp_path):
     for _, label in SECTIONS:
         assert label in text
     assert "MA0139.2" in text and "1.20e-07" in text and "3.00e-05" in text
-    assert "support: 7 seqlets" in text
+    assert "7 seqlets" in text and "8 columns" in text
     assert "nested.a" in text  # nested parameters are flattened to dotted keys
     assert "flagged" in text and "passed" in text
 
@@ -266,7 +266,7 @@ def test_report_cli(run_files):
     assert len(imgs) == 1 + 3  # layer plot + three sequence pairs
     text = " ".join(p.text)
     assert "chr2:4000-4150(+)" in text and "chr2:3000-3150(-)" in text  # top sequences, with coordinates
-    assert "peak0" not in text.split("Top sequences", 1)[1].split("Discovered motifs")[0]
+    assert "peak0" not in text.split("Top sequences", 1)[1].split("Discovered patterns")[0]
     assert "share of zeros" in html and "mean_conservation_error" in text
     assert EVIL in text and "<script>" not in html
     assert "1 check tripped" in text
@@ -294,3 +294,46 @@ def test_report_cli_bad_inputs_one_line_error(run_files, extra, message):
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("sparselrp: error: ") and message in lines[0]
     assert not (d / "r.html").exists()
+
+
+def test_positive_and_negative_patterns_with_examples():
+    """Motifs with a sign are listed in two groups; each example seqlet is cut to the trimmed
+    columns and oriented as the motif (reverse complemented for '-' seqlets)."""
+    from sparselrp.motifs import Motif
+    from sparselrp.plot.report import motif_examples
+
+    rng = np.random.default_rng(1)
+    n, length = 4, 60
+    X = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n, length))].transpose(0, 2, 1)
+    H = rng.normal(size=X.shape).astype(np.float32)
+    pwm = rng.dirichlet(np.ones(4), size=6).T
+    seqlets = [(0, 10, 20, "+"), (1, 30, 40, "-"), (3, 0, 10, "+"), (9, 0, 10, "+")]  # the last is not in X
+    pos = Motif("pos_patterns.pattern_0", pwm=pwm, cwm=pwm, hcwm=pwm, support=4, sign="positive",
+                seqlets=seqlets, trim=(2, 8), matches=[{"target_id": "X1", "target_name": "ONE", "p": 1e-6,
+                                                        "q": 2e-4, "database": "db.meme"}])
+    neg = Motif("neg_patterns.pattern_0", pwm=pwm, cwm=-pwm, hcwm=-pwm, support=3, sign="negative")
+    ex = motif_examples(pos, X, H, names=[f"s{i}" for i in range(n)], n=5)
+    assert len(ex) == 3  # the seqlet outside X is skipped
+    contrib = X * H
+    for e in ex:
+        name, window, strand = e["name"].split(" ")
+        i = int(name[1:])
+        a, b = (int(v) for v in window.split("-"))
+        assert b - a == 6
+        x, r = X[i, :, a:b], contrib[i, :, a:b]
+        if strand == "(-)":
+            x, r = x[::-1, ::-1], r[::-1, ::-1]
+            assert (a, b) == (32, 38)  # end - hi .. end - lo for the reverse strand
+        np.testing.assert_array_equal(e["X"], x)
+        np.testing.assert_allclose(e["R"], r, rtol=1e-6)
+    sums = [abs(e["R"].sum()) for e in ex]
+    assert sums == sorted(sums, reverse=True)
+    html = render_report(motifs=[pos, neg], motif_examples={pos.name: ex})
+    p, imgs = assert_self_contained(html)
+    assert len(imgs) == 3 + 3 + 3  # PWM, CWM, hCWM of each motif, three examples
+    text = " ".join(p.text)
+    assert "Positive patterns (1)" in text and "Negative patterns (1)" in text
+    assert text.index("pos_patterns.pattern_0") < text.index("Negative patterns") < text.index("neg_patterns.pattern_0")
+    assert "db.meme" in text and "2.00e-04" in text and "Example seqlets" in text
+    only_pos = " ".join(parse(render_report(motifs=[pos])).text)
+    assert "No negative patterns." in only_pos

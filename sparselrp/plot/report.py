@@ -489,7 +489,7 @@ def _section_motifs(motifs, max_matches, motif_examples=None):
             continue
         cards = "".join(_motif_card(i, m, max_matches, motif_examples.get(_get(m, "name", f"motif {i}")))
                         for i, m in chosen)
-        parts.append(f'<div class="grid">{cards}</div>')
+        parts.append(f'<div class="stack">{cards}</div>')
     return "".join(parts)
 
 

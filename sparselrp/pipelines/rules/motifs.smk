@@ -1,4 +1,6 @@
-# Seqlets -> motifs (PWM/CWM, JASPAR matches) -> attribution logos.
+# Seqlets (per-position table for browsing) -> motifs (tfmodisco-lite on the hypothetical scores:
+# MEME, JSON, the tfmodisco-lite HDF5 Fi-NeMo's call-hits reads, one narrowPeak row per sequence)
+# -> attribution logos.
 
 
 rule seqlets:
@@ -21,14 +23,20 @@ rule seqlets:
         " {params.extra} > {log:q} 2>&1"
 
 
+if not config["attribute"]["hypothetical"]:
+    raise ValueError("config: attribute.hypothetical must be true: the motifs rule runs tfmodisco-lite on the "
+                     "hypothetical scores")
+
+
 rule motifs:
     input:
-        attr=str(OUT / "attributions.npz"),
+        hyp=str(OUT / "hypothetical.npz"),
         onehot=str(OUT / "onehot.npz"),
-        seqlets=str(OUT / "seqlets.tsv"),
     output:
         meme=str(OUT / "motifs.meme"),
         json=str(OUT / "motifs.json"),
+        h5=str(OUT / "modisco_results.h5"),
+        regions=str(OUT / "regions.narrowPeak"),
     params:
         extra=config["motifs"]["extra"],
     log:
@@ -38,8 +46,8 @@ rule motifs:
         mem_mb=res("motifs", "mem_mb"),
         runtime=res("motifs", "runtime"),
     shell:
-        "{SPARSELRP} motifs -a {input.attr:q} -s {input.onehot:q} --seqlets {input.seqlets:q}"
-        " -o {output.meme:q} --json {output.json:q} {params.extra} > {log:q} 2>&1"
+        "{SPARSELRP} motifs -a {input.hyp:q} -s {input.onehot:q} -o {output.meme:q} --json {output.json:q}"
+        " --h5 {output.h5:q} --regions {output.regions:q} {params.extra} > {log:q} 2>&1"
 
 
 rule logos:
