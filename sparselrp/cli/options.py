@@ -13,7 +13,8 @@ def explain_options(f):
     --prune-group, --redistribute), --batch-size, --device. The defaults are ``sl.plrp``'s."""
     opts = [
         click.option("--target", default="0", show_default=True,
-                     help="Output column to explain (index, or a task name from the model's config)."),
+                     help="Output column to explain: an index or a task name from the model's config "
+                          "(`attribute` also takes several, e.g. 0,2 or ctcf,rad21, or all)."),
         click.option("--composite", type=click.Choice(COMPOSITE_NAMES), default="epsilon-gamma",
                      show_default=True, help="Which LRP rule goes where (zennit's names; epsilon-gamma is "
                                              "sl.plrp's, best-practice sl.lrp's)."),
