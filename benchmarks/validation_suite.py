@@ -11,10 +11,11 @@ FIMO matches of JASPAR MA0139, p < 1e-4).
 Explained: held-out true positives (label 1, predicted probability > 0.5).
 
 Methods: gradient x input, tangermeme DeepLIFT-SHAP (20 dinucleotide shuffles), LRP
-best-practice (sl.lrp), LRP with sl.plrp's composite unpruned, ``sl.plrp`` (the recommended
-setting), ``sl.plrp`` with TopK at 0.01 / 0.05 / 0.2 and MassPrune at 0.3 / 0.8, and ablations of
-each choice sl.plrp makes (zB first layer, p_neg = p/2, units instead of positions, pruning of
-every layer input, and the 0.1 defaults MassPrune(0.5) / TopK(0.05) under best-practice).
+best-practice (sl.lrp), LRP with sl.plrp's composite unpruned, ``sl.plrp`` (the default),
+``sl.plrp`` with a user's TopK at 0.01 / 0.05 / 0.2 and MassPrune at 0.3 / 0.5 / 0.8, the
+candidate settings the default was chosen from (position grouping, conv stack only or every
+layer input), and ablations (zB first layer, top-k by |r|, p_neg = p/2, and the 0.1 defaults
+MassPrune(0.5) / TopK(0.05) under best-practice).
 
 Metrics on per-position relevance (sum of the four rows), per sequence, then averaged: Gini of
 |r| and the share of exact zeros; relevance mass accuracy (RMA, positive relevance inside the
@@ -66,22 +67,33 @@ def _lrp(composite="best-practice", pruning=None):
 
 POS = dict(layers="positions", group="position")
 
-#: key -> (label, runner, family); family "peer" runs on C.peer_compatible(model)
+#: key -> (label, runner, family); family "peer" runs on C.peer_compatible(model). "user" rows are
+#: what a user gets from ``sl.plrp(model, X, pruning=sl.TopK(k) / sl.MassPrune(p))`` (the classes'
+#: defaults: every conv / dense input, single units, sign-aware top-k, p_neg = p); "candidate" rows
+#: are the settings sl.plrp's default was chosen from; "ablation" rows undo one choice each.
 METHODS = {
     "gxi": ("gradient x input", C.run_grad_x_input, "floor"),
     "dls": ("DeepLIFT-SHAP (tangermeme, 20 refs)", C.run_tangermeme_dls, "peer"),
     "lrp": ("LRP best-practice (sl.lrp)", _lrp(), "lrp"),
     "lrp_eg": ("LRP epsilon-gamma (unpruned)", _lrp("epsilon-gamma"), "lrp"),
-    "plrp": ("sl.plrp (MassPrune 0.5, positions)", _plrp(), "plrp"),
-    "topk0.01": ("sl.plrp TopK(0.01)", _plrp(k=0.01), "user"),
-    "topk0.05": ("sl.plrp TopK(0.05)", _plrp(k=0.05), "user"),
-    "topk0.2": ("sl.plrp TopK(0.2)", _plrp(k=0.2), "user"),
-    "mass0.3": ("sl.plrp MassPrune(0.3)", _plrp(p=0.3), "user"),
-    "mass0.8": ("sl.plrp MassPrune(0.8)", _plrp(p=0.8), "user"),
-    "abl_zb": ("ablation: zB first layer", _plrp(composite="best-practice"), "ablation"),
-    "abl_pneg": ("ablation: p_neg = p/2", _plrp(pruning=MassPrune(0.5, p_neg=0.25, **POS)), "ablation"),
-    "abl_unit": ("ablation: units, not positions", _plrp(pruning=MassPrune(0.5, layers="positions")), "ablation"),
-    "abl_all": ("ablation: every layer input", _plrp(pruning=MassPrune(0.5, group="position")), "ablation"),
+    "plrp": ("sl.plrp (default)", _plrp(), "plrp"),
+    "topk0.01": ("TopK(0.01)", _plrp(pruning=TopK(0.01)), "user"),
+    "topk0.05": ("TopK(0.05)", _plrp(pruning=TopK(0.05)), "user"),
+    "topk0.2": ("TopK(0.2)", _plrp(pruning=TopK(0.2)), "user"),
+    "mass0.3": ("MassPrune(0.3)", _plrp(pruning=MassPrune(0.3)), "user"),
+    "mass0.5": ("MassPrune(0.5)", _plrp(pruning=MassPrune(0.5)), "user"),
+    "mass0.8": ("MassPrune(0.8)", _plrp(pruning=MassPrune(0.8)), "user"),
+    "c_pos_mass": ("MassPrune(0.5), conv-stack positions", _plrp(pruning=MassPrune(0.5, **POS)), "candidate"),
+    "c_pos_topk": ("TopK(0.05), conv-stack positions", _plrp(pruning=TopK(0.05, **POS)), "candidate"),
+    "c_allpos_mass": ("MassPrune(0.5), positions, every input", _plrp(pruning=MassPrune(0.5, group="position")),
+                      "candidate"),
+    "c_allpos_topk": ("TopK(0.05), positions, every input", _plrp(pruning=TopK(0.05, group="position")),
+                      "candidate"),
+    "c_topk0.1": ("TopK(0.1)", _plrp(pruning=TopK(0.1)), "candidate"),
+    "abl_zb": ("ablation: TopK(0.05) under zB first layer", _plrp(composite="best-practice", pruning=TopK(0.05)),
+               "ablation"),
+    "abl_signs": ("ablation: TopK(0.05) by |r|", _plrp(pruning=TopK(0.05, sign_aware=False)), "ablation"),
+    "abl_pneg": ("ablation: MassPrune(0.5), p_neg = p/2", _plrp(pruning=MassPrune(0.5, p_neg=0.25)), "ablation"),
     "old_mass": ("0.1 default MassPrune(0.5)", _lrp(pruning=MassPrune(0.5, p_neg=0.25)), "ablation"),
     "old_topk": ("0.1 TopK(0.05)", _lrp(pruning=TopK(0.05, sign_aware=False)), "ablation"),
 }
