@@ -20,8 +20,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q "$(TORCH)"
 	$(PIP) install -q -e ".[test,pipeline,bench]"
 	$(PIP) install -q --no-deps "zennit==0.5.1"
-	# bpnet-lite for the [bpnet] extra's tests: importing it needs h5py (+ tangermeme, pandas from [bench])
-	$(PIP) install -q "h5py>=3.7"
+	# bpnet-lite for the [bpnet] extra's tests, without its training tool chain (MACS3, modisco, bam2bw):
+	# importing it needs h5py (core) and tangermeme, pandas (from [bench])
 	$(PIP) install -q --no-deps "bpnet-lite==1.1.0"
 	# compile memelite's TOMTOM once (numba caches it in the venv), so the first demo is not slowed
 	$(PY) -c "from sparselrp.motifs.jaspar import precompile; precompile()"
