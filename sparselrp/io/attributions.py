@@ -161,7 +161,9 @@ def _check_sparse(npz, path):
         raise InputFormatError(f"sparse attribution file lacks key(s) {', '.join(map(repr, missing))}", path)
     fmt = _get(npz, "format", path)
     if fmt.shape != () or str(fmt) != FORMAT:
-        raise InputFormatError(f"unknown sparse format {fmt!r}; expected {FORMAT!r}", path)
+        found = (repr(str(fmt)) if fmt.shape == () and fmt.dtype.kind == "U"
+                 else f"a {fmt.dtype} array of shape {fmt.shape}")
+        raise InputFormatError(f"unknown sparse format {found}; expected {FORMAT!r}", path)
     shape = _get(npz, "shape", path)
     if shape.shape != (3,) or not np.issubdtype(shape.dtype, np.integer) or (shape < 0).any() or shape[1] != 4:
         raise InputFormatError(f"'shape' is {shape.tolist()}, expected (N, 4, L)", path)
@@ -250,7 +252,8 @@ def attribution_kind(path):
             return None
         k = _get(npz, "kind", path)
     if k.shape != () or k.dtype.kind != "U" or str(k) not in KINDS:
-        raise InputFormatError(f"key 'kind' must be one of {', '.join(KINDS)}, found {k!r}", path)
+        found = repr(str(k)) if k.shape == () and k.dtype.kind == "U" else f"a {k.dtype} array of shape {k.shape}"
+        raise InputFormatError(f"key 'kind' must be one of {', '.join(KINDS)}, found {found}", path)
     return str(k)
 
 

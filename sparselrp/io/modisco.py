@@ -148,10 +148,15 @@ def read_modisco_h5(path, trim_threshold=0.3):
         for group, sign in (("pos_patterns", "positive"), ("neg_patterns", "negative")):
             if group not in fh:
                 continue
-            names = sorted(fh[group], key=lambda k: int(k.rsplit("_", 1)[-1]) if k.rsplit("_", 1)[-1].isdigit() else 0)
+            try:
+                names = sorted(fh[group], key=lambda k: int(k.rsplit("_", 1)[-1]) if k.rsplit("_", 1)[-1].isdigit()
+                               else 0)
+            except (TypeError, AttributeError, ValueError, OSError):
+                raise InputFormatError(f"{group} is not a group of patterns; not a tfmodisco-lite results file",
+                                       path) from None
             for name in names:
-                g = fh[group][name]
                 try:
+                    g = fh[group][name]
                     ppm = np.asarray(g["sequence"][:], dtype=np.float64).T
                     cwm = np.asarray(g["contrib_scores"][:], dtype=np.float64).T
                     hcwm = np.asarray(g["hypothetical_contribs"][:], dtype=np.float64).T
@@ -161,6 +166,15 @@ def read_modisco_h5(path, trim_threshold=0.3):
                 except KeyError as exc:
                     raise InputFormatError(f"{group}/{name} lacks {exc.args[0] if exc.args else 'a dataset'}; "
                                            "not a tfmodisco-lite results file", path) from None
+                except (ValueError, TypeError, IndexError, AttributeError, OSError) as exc:
+                    why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    raise InputFormatError(f"{group}/{name} is unreadable ({why}); not a tfmodisco-lite results file",
+                                           path) from None
+                if ppm.ndim != 2 or ppm.shape[0] != 4 or ppm.shape[1] < 1 or cwm.shape != ppm.shape \
+                        or hcwm.shape != ppm.shape:
+                    raise InputFormatError(f"{group}/{name}: sequence, contrib_scores and hypothetical_contribs must "
+                                           "be (width, 4) arrays of one shape; not a tfmodisco-lite results file",
+                                           path)
                 lo, hi = _trim_range(cwm, trim_threshold)
                 pwm = ppm[:, lo:hi]
                 tot = pwm.sum(0, keepdims=True)

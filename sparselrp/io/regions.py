@@ -96,13 +96,17 @@ def read_regions(path):
     from ..errors import InputFormatError
 
     out = []
-    with open(path, encoding="utf-8") as fh:
-        for k, line in enumerate(fh, 1):
-            f = line.rstrip("\n").split("\t")
-            if len(f) not in (6, 10):
-                raise InputFormatError(f"{len(f)} columns, expected 6 (BED6) or 10 (narrowPeak)", path, k)
-            try:
-                out.append((f[0], int(f[1]), int(f[2]), f[3], f[5]))
-            except ValueError:
-                raise InputFormatError("start/end are not integers", path, k) from None
+    k = 0
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for k, line in enumerate(fh, 1):
+                f = line.rstrip("\n").split("\t")
+                if len(f) not in (6, 10):
+                    raise InputFormatError(f"{len(f)} columns, expected 6 (BED6) or 10 (narrowPeak)", path, k)
+                try:
+                    out.append((f[0], int(f[1]), int(f[2]), f[3], f[5]))
+                except ValueError:
+                    raise InputFormatError("start/end are not integers", path, k) from None
+    except UnicodeDecodeError:
+        raise InputFormatError("not UTF-8 text; expected a BED6 or narrowPeak file", path, k + 1) from None
     return out
