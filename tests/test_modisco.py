@@ -10,7 +10,7 @@ from sparselrp.motifs import Motif, TooFewSeqletsError, call_seqlets, discover, 
 from test_discovery import jaspar_pwm
 
 
-def plant_hypothetical(specs, length=80, seed=0, noise=0.0):
+def plant_hypothetical(specs, length=160, seed=0, noise=0.0):
     """Oracle hypothetical scores for planted sites: zero except at each site, where every base gets
     its centred log-odds under the site's PWM (times +1 or -1, the sign of the spec).
 
@@ -68,7 +68,7 @@ def test_planted_motifs_recovered_with_their_sign(planted):
     assert top_neg.matches[0]["target_name"].upper().startswith("GATA") and top_neg.matches[0]["q"] < 0.01
     assert top_pos.cwm.sum() > 0 > top_neg.cwm.sum()
     assert top_pos.information_content().sum() > 15
-    assert top_pos.support >= 120 and top_neg.support >= 100
+    assert top_pos.support >= 80 and top_neg.support >= 60  # of 160 and 150 planted sites
 
 
 def test_motif_matrices_are_the_means_of_their_seqlets(planted):
@@ -97,24 +97,25 @@ def test_motif_matrices_are_the_means_of_their_seqlets(planted):
 
 def test_nonzero_null_on_sparse_maps():
     """A map with many exact zeros: tfmodisco-lite's own null collapses onto the zero mode, so its
-    threshold is the 20 % cap of all windows and weak noise windows pass; the null from non-zero
-    windows keeps the threshold above the noise. On a dense map both give the same seqlets."""
+    threshold is the cap of 20 % of all windows and weak noise windows of both signs pass; the null
+    from non-zero windows keeps the threshold above the noise. On a dense map both give the same
+    seqlets."""
     ctcf = jaspar_pwm("MA0139.2")
-    X, H, sites = plant_hypothetical([(ctcf, 150, 1.0)], length=100, seed=5)
+    X, H, sites = plant_hypothetical([(ctcf, 150, 1.0)], length=400, seed=5)
     contrib = (X * H).sum(1)
     rng = np.random.default_rng(0)
-    noise = (rng.random(contrib.shape) < 0.05) * rng.normal(0, 0.05, contrib.shape)
-    sparse = contrib + noise
-    s_all, _, _ = call_seqlets(sparse, null="all")
-    s_nz, _, info = call_seqlets(sparse, null="nonzero")
-    assert info["zero_window_share"] > 0.2
+    sparse = contrib + (rng.random(contrib.shape) < 0.05) * rng.normal(0, 0.1, contrib.shape)
     site_of = {i: (s, s + w) for i, s, w, _, _ in sites}
 
     def on_site(seqlets):
         return np.mean([s.start < site_of[s.example_idx][1] and site_of[s.example_idx][0] < s.end
                         for s in seqlets])
-    assert on_site(s_nz) > 0.95 > on_site(s_all)
-    assert len(s_nz) < len(s_all)
+
+    s_all, _, _ = call_seqlets(sparse, null="all")
+    s_nz, _, info = call_seqlets(sparse, null="nonzero")
+    assert info["zero_window_share"] > 0.3
+    assert on_site(s_nz) > 0.95 and len(s_nz) >= 140
+    assert on_site(s_all) < 0.6 and len(s_all) > 2 * len(s_nz)  # noise windows pass under the collapsed null
     dense = contrib + rng.normal(0, 0.05, contrib.shape)
     a, ta, _ = call_seqlets(dense, null="all")
     b, tb, _ = call_seqlets(dense, null="nonzero")
