@@ -401,14 +401,18 @@ def test_mass_prune_apply_on_long_rows(redistribute):
 
 # ----------------------------------------------------------------- sign-aware and grouped selection
 def _signed_topk_reference(r, k):
-    """Slow reference of sign-aware TopK for one row: the k slots shared by mass, at least one
-    positive slot when there is positive mass, capped by each side's non-zero count, then the
-    largest of each side (ties: lower index first)."""
-    pos = [(float(v), i) for i, v in enumerate(r.tolist()) if v > 0]
-    neg = [(-float(v), i) for i, v in enumerate(r.tolist()) if v < 0]
+    """Slow reference of sign-aware TopK for one row: the positive side gets as many slots as
+    plain |r| top-k gives it, but at least its rounded share of k by mass (and one when there
+    is positive mass), capped by each side's non-zero count; then the largest of each side
+    (ties: lower index first)."""
+    vals = r.tolist()
+    pos = [(float(v), i) for i, v in enumerate(vals) if v > 0]
+    neg = [(-float(v), i) for i, v in enumerate(vals) if v < 0]
     P, Q = sum(v for v, _ in pos), sum(v for v, _ in neg)
-    kp = round(k * P / (P + Q)) if P + Q > 0 else 0
-    kp = min(max(kp, 1 if P > 0 else 0), k, len(pos))
+    plain = sorted(range(len(vals)), key=lambda i: (-abs(vals[i]), i))[:k]
+    k_plain = sum(1 for i in plain if vals[i] > 0)
+    share = round(k * P / (P + Q)) if P + Q > 0 else 0
+    kp = min(max(k_plain, share, 1 if P > 0 else 0), k, len(pos))
     kn = min(k - kp, len(neg))
     kp = min(k - kn, len(pos))
     keep = torch.zeros(len(r), dtype=torch.bool)
@@ -462,8 +466,11 @@ def _grouped_reference(strat, R, value):
 def _grouped_topk_ref(pos, neg, k):
     P, Q = float(pos.sum()), float(-neg.sum())
     npos, nneg = int((pos > 0).sum()), int((neg < 0).sum())
-    kp = round(k * P / (P + Q)) if P + Q > 0 else 0
-    kp = min(max(kp, 1 if P > 0 else 0), k, npos)
+    mag = torch.maximum(pos, -neg)
+    plain = sorted(range(len(pos)), key=lambda i: (-float(mag[i]), i))[:k]
+    k_plain = sum(1 for i in plain if pos[i] > 0 and pos[i] >= -neg[i])
+    share = round(k * P / (P + Q)) if P + Q > 0 else 0
+    kp = min(max(k_plain, share, 1 if P > 0 else 0), k, npos)
     kn = min(k - kp, nneg)
     kp = min(k - kn, npos)
     keep = torch.zeros(len(pos), dtype=torch.bool)

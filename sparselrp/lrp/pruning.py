@@ -421,11 +421,10 @@ class TopK(Pruning):
     group : None or "position"
         Select single units or whole positions (``k`` then counts positions).
     sign_aware : bool
-        Share the ``k`` slots between the positive and the negative units in proportion to
-        their relevance mass (at least one slot for the positive side when it has any
-        mass), then keep the largest of each sign (default). ``False``: the ``k`` largest
-        ``|r|`` whatever their sign, which can keep only negative units and lose the
-        positive mass.
+        The ``k`` largest ``|r|``, except that the positive units keep at least their share
+        of the ``k`` slots by relevance mass (at least one when there is positive mass)
+        (default). ``False``: the ``k`` largest ``|r|`` whatever their sign, which can keep
+        only negative units and lose the positive mass.
     """
 
     def __init__(self, k, redistribute="lambda", layers=None, group=None, sign_aware=True):
@@ -505,20 +504,25 @@ def _topk_signed(pos, neg, k):
     """Sign-aware top-k: keep mask ``(N, M)`` from positive magnitudes ``pos`` and negative
     magnitudes ``neg`` (both ``(N, M)``, >= 0).
 
-    Per row the ``k`` slots are shared in proportion to the positive and the negative mass
-    (rounded; at least one positive slot when there is positive mass), limited to the
-    non-zero entries of each side (unused slots go to the other side); then the largest
-    entries of each side are kept (ties: lower index first). At most ``k`` entries (or
-    positions, when an entry has both a positive and a negative part) are kept per row.
+    The ``k`` largest magnitudes as plain top-k would take them, except that the positive
+    side keeps at least its share of the slots by mass (``round(k * P / (P + |N|))``, and at
+    least one when there is positive mass): where large negative units would crowd out the
+    positive evidence, the smallest negative picks give their slots to the largest positive
+    units not yet kept. Each side is capped by its non-zero count (unused slots go to the
+    other side); ties: lower index first. At most ``k`` entries (or positions, when an entry
+    has both a positive and a negative part) are kept per row.
     """
     P = pos.sum(1, dtype=torch.float64)
     Q = neg.sum(1, dtype=torch.float64)
     npos = torch.count_nonzero(pos, dim=1)
     nneg = torch.count_nonzero(neg, dim=1)
+    kk = torch.full((pos.shape[0],), k, dtype=torch.int64, device=pos.device)
+    plain = _topk_rows(torch.maximum(pos, neg), kk)
+    k_plain = torch.count_nonzero(plain & (pos >= neg) & (pos > 0), dim=1)
     tot = P + Q
     share = torch.where(tot > 0, P / torch.where(tot > 0, tot, 1.0), 0.0)
-    kp = torch.round(share * k).to(torch.int64)
-    kp = torch.maximum(kp, (P > 0).to(torch.int64)).clamp(max=k)
+    floor = torch.maximum(torch.round(share * k).to(torch.int64), (P > 0).to(torch.int64))
+    kp = torch.maximum(k_plain, floor).clamp(max=k)
     kp = torch.minimum(kp, npos)
     kn = torch.minimum(k - kp, nneg)
     kp = torch.minimum(k - kn, npos)
