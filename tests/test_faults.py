@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -37,7 +38,7 @@ EXE = Path(sys.executable).parent / "sparselrp"
 CTCF_MODEL = slp.resolve_model("package:ctcf")
 
 
-COMMANDS = ["attribute", "merge"]
+COMMANDS = ["attribute", "merge", "motifs"]
 
 
 def cli(*args, env=None):
@@ -69,11 +70,11 @@ def data(tmp_path_factory):
     for k in range(4):
         R = rng.normal(size=(2000, 4, 200)).astype(np.float32) * (rng.random((2000, 4, 200)) < 0.1)
         save_attributions(d / f"shard{k}.npz", R, sparse=True)
-    # motifs: the shipped CTCF peaks explained by the shipped model
+    # motifs: the shipped CTCF peaks explained by the shipped model, with hypothetical scores
     fasta = slp.resolve_data("package:ctcf_peaks_fasta")
     assert cli("encode", fasta, "-o", d / "ctcf_ohe.npz").exit_code == 0
     r = cli("attribute", "-m", CTCF_MODEL, "-s", d / "ctcf_ohe.npz", "-o", d / "ctcf_attr.npz", "--sparse",
-            "--device", "cpu")
+            "--hypothetical", d / "ctcf_hyp.npz", "--device", "cpu")
     assert r.exit_code == 0, r.output
     return d
 
@@ -86,8 +87,9 @@ def _commands(d, out):
                       "attribute", ["attr.npz", "attr.dense.npz"]),
         "merge": (["merge", "--dense", *[d / f"shard{k}.npz" for k in range(4)], "-o", out / "merged.npz"],
                   "merge", ["merged.npz"]),
-        "motifs": (["motifs", "-a", d / "ctcf_attr.npz", "-s", d / "ctcf_ohe.npz", "-o", out / "motifs.meme",
-                    "--json", out / "motifs.json", "--no-jaspar"], "motifs", ["motifs.meme", "motifs.json"]),
+        "motifs": (["motifs", "-a", d / "ctcf_hyp.npz", "-s", d / "ctcf_ohe.npz", "-o", out / "motifs.meme",
+                    "--json", out / "motifs.json", "--h5", out / "motifs.h5", "--no-jaspar"], "motifs",
+                   ["motifs.meme", "motifs.json", "motifs.h5"]),
     }
 
 
@@ -98,6 +100,13 @@ def _content(path):
             return {k: z[k] for k in z.files}
     if path.suffix == ".json":
         return json.loads(path.read_text())
+    if path.suffix == ".h5":
+        import h5py
+
+        out = {}
+        with h5py.File(path, "r") as fh:
+            fh.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+        return out
     return path.read_bytes()
 
 
@@ -125,26 +134,42 @@ def test_sigkill_mid_run_then_rerun_gives_identical_outputs_and_no_partial_file(
     want = {name: _content(out / name) for name in outputs}
     for name in outputs:
         (out / name).unlink()
-    # SIGKILL right after the first progress line
     env = dict(os.environ, SPARSELRP_PROGRESS="log", SPARSELRP_PROGRESS_INTERVAL="0")
-    proc = subprocess.Popen([str(EXE), *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, env=env)
-    seen = False
-    for line in proc.stderr:
-        if line.startswith(label + ":") or line.startswith(label + " "):
-            seen = True
-            break
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=120)
-    proc.stderr.close()
-    assert seen, f"{command} printed no progress line before it ended"
+    cmd = [str(EXE), *map(str, args)]
+    if command == "motifs":
+        # tfmodisco-lite reports once per sign, at the end of its work: kill halfway through the time an
+        # uninterrupted run takes instead (the checks below hold wherever the kill lands)
+        t0 = time.monotonic()
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=True, timeout=600)
+        half = (time.monotonic() - t0) / 2
+        for name in outputs:
+            (out / name).unlink()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        try:
+            proc.wait(timeout=half)
+        except subprocess.TimeoutExpired:
+            pass
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=120)
+    else:
+        # SIGKILL right after the first progress line
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+        seen = False
+        for line in proc.stderr:
+            if line.startswith(label + ":") or line.startswith(label + " "):
+                seen = True
+                break
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=120)
+        proc.stderr.close()
+        assert seen, f"{command} printed no progress line before it ended"
     # no partial output: each output is absent or complete (then equal to the uninterrupted run's)
     for name in outputs:
         if (out / name).exists():
             _assert_same(_content(out / name), want[name])
-    # killed while working, its hidden temporaries are what is left (or, had it just finished, its outputs)
-    left = sorted(f for f in os.listdir(out) if f.startswith("."))
-    assert left or all((out / name).exists() for name in outputs)
+    if command != "motifs":  # killed while working: its hidden temporaries are left (or, just done, its outputs)
+        left = sorted(f for f in os.listdir(out) if f.startswith("."))
+        assert left or all((out / name).exists() for name in outputs)
     # the rerun writes the same outputs and removes what the killed run left behind
     r = cli(*args)
     assert r.exit_code == 0, r.output
@@ -243,7 +268,7 @@ def test_corrupted_npz_gives_one_clear_line(data, tmp_path, command, how):
         bad = _corrupt(data / "shard1.npz", tmp_path / "bad.npz", how)
         r = cli("merge", "--dense", data / "shard0.npz", bad, "-o", tmp_path / "m.npz")
     else:
-        bad = _corrupt(data / "ctcf_attr.npz", tmp_path / "bad.npz", how)
+        bad = _corrupt(data / "ctcf_hyp.npz", tmp_path / "bad.npz", how)
         r = cli("motifs", "-a", bad, "-s", data / "ctcf_ohe.npz", "-o", tmp_path / "m.meme", "--no-jaspar")
     one_error_line(r, bad)
     assert sorted(os.listdir(tmp_path)) == ["bad.npz"]
@@ -315,3 +340,31 @@ def test_pickle_renamed_safetensors_is_refused_and_never_runs(data, tmp_path, mo
     one_error_line(r, weights, "renamed to .safetensors", "refused")
     assert not marker.exists()
     assert not (tmp_path / "a.npz").exists()
+
+
+@pytest.mark.parametrize("how", ["truncated", "flipped", "garbage"])
+def test_corrupted_hdf5_gives_one_clear_line(data, tmp_path, how):
+    """The tfmodisco-lite results file that `sparselrp motifs --h5` writes, damaged, read back."""
+    pytest.importorskip("h5py")
+    from sparselrp.errors import InputFormatError
+    from sparselrp.io.modisco import read_modisco_h5
+
+    good = tmp_path / "good.h5"
+    r = cli("motifs", "-a", data / "ctcf_hyp.npz", "-s", data / "ctcf_ohe.npz", "-o", tmp_path / "m.meme",
+            "--h5", good, "--no-jaspar")
+    assert r.exit_code == 0, r.output
+    assert read_modisco_h5(good)  # the intact file reads
+    raw = bytearray(good.read_bytes())
+    if how == "truncated":
+        raw = raw[: len(raw) // 2]
+    elif how == "flipped":  # the superblock and the root group's header
+        for k in range(0, 96):
+            raw[k] ^= 0xFF
+    else:
+        raw = bytearray(b"\x00garbage" * 100)
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(bytes(raw))
+    with pytest.raises(InputFormatError) as info:
+        read_modisco_h5(bad)
+    lines = str(info.value).strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(str(bad)), lines
