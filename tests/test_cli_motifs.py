@@ -1,4 +1,4 @@
-"""`sparselrp seqlets` and `sparselrp motifs` end to end, and their errors."""
+"""`sparselrp seqlets` and `sparselrp motifs` (tfmodisco-lite) end to end, and their errors."""
 
 import json
 
@@ -30,8 +30,24 @@ def inputs(tmp_path_factory):
     save_onehot(d / "ohe.npz", X, names=[f"peak{i}" for i in range(n)], coords=coords)
     save_attributions(d / "attr.npz", R)
     save_attributions(d / "attr.sparse.npz", R, sparse=True)
-    save_attributions(d / "hyp.npz", H)
     return d, X, R
+
+
+@pytest.fixture(scope="module")
+def modisco_inputs(tmp_path_factory):
+    """Planted CTCF (positive) and GATA1 (negative) sites with oracle hypothetical scores."""
+    from test_modisco import plant_hypothetical
+
+    d = tmp_path_factory.mktemp("modisco_cli")
+    X, H, sites = plant_hypothetical([(jaspar_pwm("MA0139.2"), 160, 1.0), (jaspar_pwm("MA0035.5"), 150, -2.0)],
+                                     seed=3, noise=0.1)
+    n, _, L = X.shape
+    coords = {"chrom": ["chr1"] * n, "start": [1000 * i for i in range(n)],
+              "end": [1000 * i + L for i in range(n)], "strand": ["+", "-"] * (n // 2)}
+    save_onehot(d / "ohe.npz", X, names=[f"peak{i}" for i in range(n)], coords=coords)
+    save_attributions(d / "hyp.npz", H)
+    save_attributions(d / "proj.npz", X * H)
+    return d, X, H
 
 
 def test_seqlets_cli(inputs, tmp_path):
@@ -54,33 +70,46 @@ def test_seqlets_cli(inputs, tmp_path):
     assert (tmp_path / "d.tsv").read_text() == (tmp_path / "s.tsv").read_text()
 
 
-def test_motifs_cli(inputs, tmp_path):
-    d, X, R = inputs
-    assert run("seqlets", "-a", d / "attr.npz", "-s", d / "ohe.npz", "-o", tmp_path / "s.tsv").exit_code == 0
-    res = run("motifs", "-a", d / "attr.npz", "-s", d / "ohe.npz", "--seqlets", tmp_path / "s.tsv",
-              "-o", tmp_path / "m.meme", "--json", tmp_path / "m.json", "--hyp", d / "hyp.npz",
-              "--jaspar-release", "2024", "--top", "2")
+@pytest.mark.slow
+def test_motifs_cli_writes_every_file(modisco_inputs, tmp_path):
+    from sparselrp.io.modisco import read_modisco_h5
+    from sparselrp.io.regions import read_regions
+
+    d, X, H = modisco_inputs
+    o = tmp_path
+    res = run("motifs", "-a", d / "hyp.npz", "-s", d / "ohe.npz", "-o", o / "m.meme", "--json", o / "m.json",
+              "--h5", o / "m.h5", "--modisco-npz", o / "pair", "--regions", o / "r.narrowPeak",
+              "--seqlets-out", o / "s.tsv", "--jaspar-release", "2024", "--top", "3")
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()
-    assert lines[1].split()[:4] == ["motif", "width", "support", "consensus"]
-    assert lines[2].startswith("motif_1") and "MA0139" in lines[2] and "CTCF" in lines[2]
-    meme = read_meme(tmp_path / "m.meme")
-    motifs, meta = read_motifs_json(tmp_path / "m.json", with_metadata=True)
+    assert lines[1].split()[:6] == ["pattern", "sign", "width", "seqlets", "bits", "consensus"]
+    assert lines[2].startswith("pos_patterns.pattern_0") and "CTCF" in lines[2]
+    assert any(ln.startswith("neg_patterns.pattern_0") and "GATA" in ln for ln in lines)
+    meme = read_meme(o / "m.meme")
+    motifs, meta = read_motifs_json(o / "m.json", with_metadata=True)
     assert [n for n, _ in meme] == [m.name for m in motifs]
-    assert meta["jaspar_release"] == "JASPAR2024"
+    assert meta["jaspar_release"] == "JASPAR2024" and meta["engine"] == "tfmodisco-lite"
     top = motifs[0]
-    assert top.hcwm is not None and len(top.matches) == 2 and top.support >= 50
+    assert top.sign == "positive" and top.hcwm is not None and len(top.matches) == 3
     np.testing.assert_allclose(meme[0][1], top.pwm, atol=1e-5)
-
-
-def test_motifs_cli_without_seqlets_and_jaspar(inputs, tmp_path):
-    d, X, R = inputs
-    res = run("motifs", "-a", d / "attr.npz", "-s", d / "ohe.npz", "-o", tmp_path / "m.meme", "--no-jaspar",
-              "--json", tmp_path / "m.json")
+    back = {m.name: m for m in read_modisco_h5(o / "m.h5")}
+    assert back.keys() == {m.name for m in motifs}
+    for m in motifs:
+        assert back[m.name].seqlets == m.seqlets and back[m.name].trim == m.trim
+    with np.load(o / "pair" / "ohe.npz") as z:
+        np.testing.assert_array_equal(z["arr_0"], X)
+    with np.load(o / "pair" / "hyp.npz") as z:
+        np.testing.assert_allclose(z["arr_0"], H)
+    regions = read_regions(o / "r.narrowPeak")
+    assert len(regions) == X.shape[0] and regions[3] == ("chr1", 3000, 3000 + X.shape[2], "peak3", "-")
+    s = read_seqlets_tsv(o / "s.tsv")
+    assert s.has_genome_coords and len(s) > 200
+    # CWM MEME: the contribution matrices as they are
+    res = run("motifs", "-a", d / "hyp.npz", "-s", d / "ohe.npz", "-o", o / "cwm.meme", "--meme-type", "cwm",
+              "--no-jaspar")
     assert res.exit_code == 0, res.output
-    doc = json.loads((tmp_path / "m.json").read_text())
-    assert doc["motifs"] and all(m["matches"] == [] for m in doc["motifs"])
-    assert "jaspar_release" not in doc["metadata"]
+    cwm = read_meme(o / "cwm.meme", probabilities=False)
+    np.testing.assert_allclose(cwm[0][1], top.cwm, rtol=1e-4, atol=1e-6)
 
 
 def _assert_error(res, *fragments):
@@ -101,21 +130,31 @@ def test_cli_errors(inputs, tmp_path):
     _assert_error(run("seqlets", "-a", d / "attr.npz", "-s", d / "ohe.npz", "-o", tmp_path / "no" / "s.tsv"),
                   "does not exist")
     assert not out.exists()
-    bad = tmp_path / "bad.tsv"
-    bad.write_text("hello\n")
-    _assert_error(run("motifs", "-a", d / "attr.npz", "-s", d / "ohe.npz", "--seqlets", bad,
-                      "-o", tmp_path / "m.meme"), "bad.tsv, line 1")
-    assert not (tmp_path / "m.meme").exists()
-    # seqlets from other (longer) inputs
-    big = tmp_path / "big.tsv"
-    big.write_text("seqlet_id\tseq\tname\tstart\tend\tscore\tstrand\tchrom\tgenome_start\tgenome_end\n"
-                   "0\t999\t.\t0\t5\t1.0\t.\t.\t.\t.\n")
-    _assert_error(run("motifs", "-a", d / "attr.npz", "-s", d / "ohe.npz", "--seqlets", big,
-                      "-o", tmp_path / "m.meme"), "big.tsv", "sequence 999")
-    res = run("motifs", "-a", d / "attr.npz", "-s", d / "ohe.npz", "-o", tmp_path / "m.meme",
-              "--jaspar-release", "1999")
+
+
+def test_motifs_cli_errors(inputs, modisco_inputs, tmp_path):
+    """Bad input gets one line and exit 1, and no output file: shapes that disagree, projected scores,
+    too few seqlets, an unreadable MEME database, an unknown JASPAR release."""
+    d, X, R = inputs
+    m, _, H = modisco_inputs
+    meme = tmp_path / "m.meme"
+    save_attributions(tmp_path / "short.npz", H[:5])
+    _assert_error(run("motifs", "-a", tmp_path / "short.npz", "-s", m / "ohe.npz", "-o", meme), "short.npz", "shape")
+    _assert_error(run("motifs", "-a", m / "proj.npz", "-s", m / "ohe.npz", "-o", meme), "proj.npz", "projected",
+                  "--hypothetical")
+    save_attributions(tmp_path / "few.npz", np.repeat(R.sum(1, keepdims=True), 4, axis=1))  # 60 sequences
+    _assert_error(run("motifs", "-a", tmp_path / "few.npz", "-s", d / "ohe.npz", "-o", meme), "too few seqlets")
+    bad = tmp_path / "bad.meme"
+    bad.write_text("MEME version 4\n\nMOTIF a\nletter-probability matrix: alength= 4 w= 1\n 0.5 0.5 0.5 0.5\n")
+    _assert_error(run("motifs", "-a", m / "hyp.npz", "-s", m / "ohe.npz", "-o", meme, "--meme-db", bad),
+                  "bad.meme, line 5")
+    _assert_error(run("motifs", "-a", m / "hyp.npz", "-s", m / "ohe.npz", "-o", meme, "--meme-db",
+                      tmp_path / "none.meme"), "none.meme")
+    res = run("motifs", "-a", m / "hyp.npz", "-s", m / "ohe.npz", "-o", meme, "--jaspar-release", "1999")
     assert res.exit_code == 2 and "JASPAR2026" in res.output + res.stderr
-    assert not (tmp_path / "m.meme").exists()
+    res = run("motifs", "-a", m / "hyp.npz", "-s", m / "ohe.npz", "-o", m / "hyp.npz")
+    assert res.exit_code == 2 and "is an input" in res.output + res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.meme", "few.npz", "short.npz"]
 
 
 def test_bed_derived_coordinates_both_strands(tmp_path):
