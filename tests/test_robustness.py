@@ -251,7 +251,7 @@ def test_empty_and_integer_one_hot_files(env, tmp_path):
     r = run("attribute", "-m", env["small"], "-s", tmp_path / "u8.npz", "-o", tmp_path / "u.npz")
     assert r.exit_code == 0, r.output
     model = sl.models.load(env["small"], device="cpu")
-    np.testing.assert_allclose(np.load(tmp_path / "u.npz")["arr_0"], sl.lrp(model, torch.from_numpy(env["X"])).numpy(),
+    np.testing.assert_allclose(np.load(tmp_path / "u.npz")["arr_0"], sl.plrp(model, torch.from_numpy(env["X"])).numpy(),
                                rtol=1e-5, atol=1e-7)
 
 
@@ -312,7 +312,8 @@ def test_unsupported_operation_is_named(env, tmp_path, cls, name):
     (("--prune-mass", "-0.1"), "got -0.1"),
     (("--prune-mass", "0.5", "--p-neg", "1.5"), "p_neg must be in [0, 1)"),
     (("--topk", "3", "--prune-mass", "0.5"), "either --topk or --prune-mass"),
-    (("--p-neg", "0.2"), "--p-neg needs --prune-mass"),
+    (("--topk", "3", "--p-neg", "0.2"), "--p-neg needs --prune-mass"),
+    (("--no-prune", "--p-neg", "0.2"), "--no-prune excludes"),
     (("--batch-size", "0"), "--batch-size"),
     (("--composite", "lrp-magic"), "--composite"),
 ])
