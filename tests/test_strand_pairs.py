@@ -88,3 +88,11 @@ def test_strand_pairs_validation():
         sl.lrp(model, X, target=lambda o: o[:, 0], strand_average=True, strand_pairs=[1, 0], device="cpu")
     with pytest.raises(ValueError, match="out of range"):
         sl.lrp(model, X, target=0, strand_average=True, strand_pairs=[5, 0, 1, 2, 3, 4], device="cpu")
+
+
+def test_plrp_passes_strand_pairs():
+    model = Stranded(seed=3).eval()
+    X = one_hot(4, 5)
+    for t in (0, 1):
+        Rp = sl.plrp(model, X, target=t, strand_average=True, strand_pairs=[1, 0], device="cpu")
+        torch.testing.assert_close(Rp, sl.plrp(model, X, target=t, device="cpu"), rtol=1e-9, atol=1e-12)

@@ -80,7 +80,8 @@ def project(R, X):
 
 
 def plrp(model, X, target=0, hypothetical=False, composite=None, pruning=None, p=None, k=None,
-         batch_size=256, device=None, strand_average=False, progress=False, return_layers=False):
+         batch_size=256, device=None, strand_average=False, progress=False, return_layers=False,
+         strand_pairs=None):
     """Recommended sparse attributions for a genome model (pruned LRP).
 
     Parameters
@@ -102,8 +103,9 @@ def plrp(model, X, target=0, hypothetical=False, composite=None, pruning=None, p
         convolution stack, ``p = 0.5``); ``False`` gives plain LRP with the same composite.
     p, k : float, optional
         Shortcuts for ``pruning=recommended_pruning(p=p)`` / ``(k=k)``.
-    batch_size, device, strand_average, progress, return_layers
-        As :meth:`sparselrp.LRP.attribute`.
+    batch_size, device, strand_average, progress, return_layers, strand_pairs
+        As :meth:`sparselrp.LRP.attribute` (``strand_pairs``: which output answers a
+        target on the reverse strand, for stranded outputs with ``strand_average``).
 
     Returns
     -------
@@ -130,7 +132,8 @@ def plrp(model, X, target=0, hypothetical=False, composite=None, pruning=None, p
     explainer = LRP(model, composite=RECOMMENDED_COMPOSITE if composite is None else composite, pruning=pruning,
                     device=device)
     out = explainer.attribute(X, target=target, batch_size=batch_size, hypothetical=hypothetical,
-                              strand_average=strand_average, progress=progress, return_layers=return_layers)
+                              strand_average=strand_average, progress=progress, return_layers=return_layers,
+                              strand_pairs=strand_pairs)
     if hypothetical:
         return out
     if return_layers:
