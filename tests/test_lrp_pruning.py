@@ -518,3 +518,16 @@ def test_positions_layers_warn_when_there_is_no_convolution():
     with pytest.warns(UserWarning, match="nothing is pruned"):
         R = sl.lrp(model, X, target=0, pruning=MassPrune(0.5, layers="positions"))
     assert torch.allclose(R, sl.lrp(model, X, target=0))
+
+
+def test_topk_that_keeps_one_unit_warns_once():
+    model = _model("deepsea")
+    X = random_onehot(3, TOY_LENGTHS["deepsea"], seed=2)
+    e = LRP(model, pruning=TopK(1))
+    with pytest.warns(UserWarning, match="keeps 1 of the") as rec:
+        e(X, target=0, batch_size=1)
+    assert len(rec) == len(e.prune_points)          # once per pruned tensor, not per batch
+    import warnings as _w
+    with _w.catch_warnings():
+        _w.simplefilter("error")
+        LRP(model, pruning=TopK(4))(X, target=0)    # enough units kept: silent

@@ -53,6 +53,7 @@ class Engine:
             g.rule = composite.rule_for(info)
         self.layer_names = [g.name for g in graph.layers]
         self.prune_points = self._plan_pruning(pruning) if pruning is not None else {}
+        self._warned = set()
 
     # ------------------------------------------------------------------ pruning plan
     def _default_points(self, types=None):
@@ -483,11 +484,28 @@ class Engine:
                                   for n, t in (result["layers"].items() if want_layers else []))}
         return result
 
+    def _warn_few_kept(self, g, R, value):
+        """Warn once per pruned tensor when a TopK keeps a single unit (or position) of it: a
+        prediction resting on several motif instances then loses all but one."""
+        strat = self.pruning
+        if not hasattr(strat, "count") or g.index in self._warned:
+            return
+        grouped = strat.group == "position" and R.ndim == 3 and R.shape[-1] > 1
+        size = R.shape[-1] if grouped else R[0].numel()
+        kept = strat.count(value, size)
+        self._warned.add(g.index)
+        if kept < 2 <= size:
+            what = "positions" if grouped else "units"
+            warnings.warn(f"{strat!r} keeps {kept} of the {size} {what} of '{g.name}' per sample: a prediction "
+                          f"that rests on several motif instances loses all but one (the validation suite in "
+                          f"docs/plrp.md); use a larger k", UserWarning, stacklevel=6)
+
     def _prune(self, g, R, env, pending, info_pruned):
         strat = self.pruning
         value = self.prune_points[g.index]
         if isinstance(R, dict):
             raise UnsupportedOperationError(f"cannot prune a tuple-valued node at {g.where}")
+        self._warn_few_kept(g, R, value)
         Rp, keep = strat.apply(R, value)
         if keep is None:
             return R
