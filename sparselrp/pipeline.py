@@ -308,6 +308,26 @@ def _first_line(exc):
     return line
 
 
+def _split_options(text):
+    import shlex
+
+    try:
+        return shlex.split(str(text))
+    except ValueError:
+        return str(text).split()
+
+
+def _option(args, name):
+    """The value of ``name VALUE`` or ``name=VALUE`` in a list of command-line words (last one wins)."""
+    value = None
+    for i, a in enumerate(args):
+        if a == name and i + 1 < len(args):
+            value = args[i + 1]
+        elif a.startswith(name + "="):
+            value = a[len(name) + 1:]
+    return value
+
+
 def _importable(module):
     """Whether ``module`` can be imported here (a broken install counts as missing)."""
     try:
@@ -429,8 +449,11 @@ def check_workflow(config, load_model=True, index_genome=True):
             elif load_model:
                 from .cli.options import load_model as _load
 
+                # as the attribute rule will: its extra options may allow the model's own class, or pick a head
+                extra = _split_options((config.get("attribute") or {}).get("extra") or "")
                 try:
-                    _load(model_dir, device="cpu")
+                    _load(model_dir, device="cpu", model_class=_option(extra, "--model-class"),
+                          head=_option(extra, "--head"))
                 except Exception as exc:  # noqa: BLE001 - any failure is reported as one line
                     problems.append(f"model: cannot load {model_dir}: {_first_line(exc)}")
 
@@ -440,12 +463,7 @@ def check_workflow(config, load_model=True, index_genome=True):
 
     exe = config.get("executable")
     if exe:
-        import shlex
-
-        try:
-            first = shlex.split(str(exe))[0]
-        except (ValueError, IndexError):
-            first = str(exe)
+        first = (_split_options(exe) or [str(exe)])[0]
         if shutil.which(first) is None:
             problems.append(f"executable: {first} is not an executable command; install sparselrp there, "
                             f"or set executable: null to use the one beside this Python")

@@ -5,6 +5,7 @@ unimportable inside the snakemake subprocess with a ``sitecustomize`` shim on PY
 uninstalled) and check that no job ran: no ``results/`` folder, no log, no shard.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -127,6 +128,25 @@ def test_model_that_does_not_load_is_named(tmp_path):
     probs = slp.check_workflow(config(model=str(broken)))
     assert len(probs) == 1 and probs[0].startswith(f"model: cannot load {broken}: "), probs
     assert slp.check_workflow(config(model="train")) == []  # trained by the workflow's first rule
+
+
+def test_model_of_an_own_class_loads_when_attribute_extra_allows_it(tmp_path, monkeypatch):
+    """The check loads the model as the attribute rule will: with the --model-class of attribute.extra."""
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "own_model_mod.py").write_text("from sparselrp.models.zoo import SmallCNN as Net\n")
+    monkeypatch.syspath_prepend(str(pkg))
+    model = tmp_path / "own"
+    shutil.copytree(CTCF_MODEL, model)
+    cfg = json.loads((model / "config.json").read_text())
+    cfg.pop("architecture", None)
+    cfg["class"] = "own_model_mod:Net"
+    (model / "config.json").write_text(json.dumps(cfg))
+    probs = slp.check_workflow(config(model=str(model)))
+    assert len(probs) == 1 and probs[0].startswith(f"model: cannot load {model}: ") and "own_model_mod:Net" in probs[0]
+    assert "not a sparselrp zoo class" in probs[0] and "\n" not in probs[0]
+    assert slp.check_workflow(config(model=str(model), attribute={"extra": "--model-class own_model_mod:Net"})) == []
+    assert slp.check_workflow(config(model=str(model), attribute={"extra": "--model-class=own_model_mod:Net"})) == []
 
 
 def test_missing_pybigwig_is_named_with_the_install_command(monkeypatch):
