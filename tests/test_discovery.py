@@ -1,4 +1,4 @@
-"""Motif discovery on synthetic attributions with planted motifs (and, slow, on real CTCF peaks)."""
+"""Motif discovery with the greedy clusterer of 0.1 (`discover_motifs`, kept only for comparison in benchmarks/motifs.py; the motif engine is tfmodisco-lite, tests/test_modisco.py) on synthetic attributions with planted motifs (and, slow, on real CTCF peaks)."""
 
 from pathlib import Path
 
