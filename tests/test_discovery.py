@@ -1,4 +1,6 @@
-"""Motif discovery with the greedy clusterer of 0.1 (`discover_motifs`, kept only for comparison in benchmarks/motifs.py; the motif engine is tfmodisco-lite, tests/test_modisco.py) on synthetic attributions with planted motifs (and, slow, on real CTCF peaks)."""
+"""The greedy clusterer of 0.1 (`discover_motifs`), kept only for comparison in benchmarks/motifs.py
+(the motif engine is tfmodisco-lite: tests/test_modisco.py), on synthetic attributions with planted
+motifs (and, slow, on real CTCF peaks)."""
 
 from pathlib import Path
 
