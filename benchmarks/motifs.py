@@ -244,7 +244,10 @@ def main(argv=None):
         with torch.no_grad():
             prob = torch.sigmoid(model(sim.X[idx])[:, 0])
         sub = idx[(sim.y[idx, 0] > 0.5) & (prob > 0.5)][:args.n_eval]
-        label = (f"{arch}, {args.length} bp, {len(sub)} true positives "
+        what = "true positives"
+        if len(sub) < 2:  # an untrained model (--quick): explain the positives
+            sub, what = idx[sim.y[idx, 0] > 0.5][:args.n_eval], "positives (too few true positives)"
+        label = (f"{arch}, {args.length} bp, {len(sub)} {what} "
                  f"(validation AUROC {meta.get('val_auroc', 'n/a')})")
         rows = run_model(label, model, sim.X[sub], paths, args, log)
         print_rows(label, rows, args.top)
