@@ -260,14 +260,24 @@ def match_jaspar(motifs, release=None, collection="CORE", tax_group="vertebrates
     return motifs
 
 
-def precompile():
-    """Run one tiny TOMTOM comparison so numba compiles (and caches) memelite's kernels.
+def precompile(modisco=True):
+    """Run one tiny TOMTOM comparison (and one tiny tfmodisco-lite run) so numba compiles and caches
+    memelite's (and tfmodisco-lite's) kernels.
 
     The first comparison in a fresh environment compiles for 30 s to a few
     minutes; numba caches the result on disk, so later processes start at
     once. Calling this while setting up an environment moves that cost out of
     the first real run.
+
+    Parameters
+    ----------
+    modisco : bool
+        Also warm tfmodisco-lite (:func:`sparselrp.motifs.modisco.precompile`).
     """
+    if modisco:
+        from .modisco import precompile as modisco_precompile
+
+        modisco_precompile()  # first: tfmodisco-lite forks its compiling children only from a single thread
     rng = np.random.default_rng(0)
     targets = [rng.dirichlet(np.ones(4), size=6).T for _ in range(30)]
     tomtom_pvalues([targets[0][:, 1:5]], targets)

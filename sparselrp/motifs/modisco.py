@@ -37,7 +37,7 @@ import numpy as np
 
 from .motif import Motif
 
-__all__ = ["discover", "call_seqlets", "is_projected", "TooFewSeqletsError", "DEFAULTS"]
+__all__ = ["discover", "call_seqlets", "is_projected", "precompile", "TooFewSeqletsError", "DEFAULTS"]
 
 #: Defaults of :func:`discover`: those of ``modisco motifs`` (tfmodisco-lite 3.0's command
 #: line), except ``null`` and ``max_seqlets`` (which the command line requires).
@@ -351,3 +351,24 @@ def discover(X, attributions, *, coords=None, names=None, window=20, flank=5, fd
                         trim_threshold=trim_threshold),
     }
     return motifs, details
+
+
+def precompile():
+    """Run :func:`discover` once on a small synthetic set so that tfmodisco-lite's numba kernels
+    are compiled into numba's disk cache (30-60 s in a fresh environment), not during the first
+    real run. Called by ``make venv`` through :func:`sparselrp.motifs.jaspar.precompile`.
+    """
+    rng = np.random.default_rng(0)
+    n, length, w = 240, 120, 12
+    X = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n, length))].transpose(0, 2, 1).copy()
+    pwm = rng.dirichlet(np.full(4, 0.3), size=w).T
+    H = (rng.random((n, 1, length)) < 0.1) * rng.normal(0, 0.2, (n, 4, length))
+    for i in range(n):
+        s = int(rng.integers(25, length - w - 25))
+        site = np.array([rng.choice(4, p=pwm[:, j]) for j in range(w)])
+        X[i, :, s:s + w] = np.eye(4, dtype=np.float32)[site].T
+        H[i, :, s:s + w] += np.log2(pwm / 0.25) - np.log2(pwm / 0.25).mean(0)
+    try:
+        discover(X, H.astype(np.float32))
+    except TooFewSeqletsError:  # pragma: no cover - the kernels it reached are compiled all the same
+        pass
