@@ -9,9 +9,21 @@ import numpy as np
 
 VENV_BIN = Path(sys.executable).parent
 SNAKEMAKE = shutil.which("snakemake", path=str(VENV_BIN)) or shutil.which("snakemake")
-# `sparselrp attribute` arguments equal to what the workflow configs of the tests ask for
-ATTR_ARGS = ["--target", "0", "--composite", "best-practice", "--batch-size", "128", "--device", "cpu",
-             "--sparse", "--prune-mass", "0.5"]
+
+def _default_attribute():
+    import yaml
+
+    from sparselrp.pipeline import workflow_dir
+
+    return yaml.safe_load((workflow_dir() / "config.yaml").read_text())["attribute"]
+
+
+# `sparselrp attribute` arguments equal to what the workflow configs of the tests ask for (batch 128 on the
+# CPU; composite and pruning as the packaged config.yaml says, so that a new default cannot drift from these)
+_A = _default_attribute()
+ATTR_ARGS = ["--target", str(_A["target"]), "--composite", _A["composite"], "--batch-size", "128", "--device", "cpu",
+             "--sparse"] + (["--prune-mass", str(_A["prune_mass"])] if _A["prune_mass"] is not None else
+                            ["--topk", str(_A["topk"])] if _A["topk"] is not None else ["--no-prune"])
 
 
 def run_sparselrp(*args, cwd=None):

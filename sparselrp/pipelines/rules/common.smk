@@ -38,7 +38,7 @@ def _fail(problems):
     sys.exit(1)
 
 
-if workflow.is_main_process and not _NO_CHECK_FLAGS.intersection(sys.argv[1:]):
+if getattr(workflow, "is_main_process", True) and not _NO_CHECK_FLAGS.intersection(sys.argv[1:]):
     _problems = _slp.check_workflow(config)
     if _problems:
         _fail(_problems)
