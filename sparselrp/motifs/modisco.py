@@ -15,10 +15,12 @@ positive half of the null collapses onto it (its largest sample is about 1e-6).
 Every non-zero window then "passes" the FDR test, and the threshold is set only by
 the cap ``max_passing_windows_frac`` (20 % of all windows, the same level on both
 signs), which lets hundreds of weak negative windows through. With
-``null="nonzero"`` (the default) the null and the thresholds are estimated from the
-windows whose sum is not exactly zero; a zero window carries no evidence either way
-and is never a seqlet. On a dense map (few zero windows) both settings give the same
-thresholds; ``null="all"`` is tfmodisco-lite's own ``extract_seqlets`` unchanged.
+``null="nonzero"`` (the default) the Laplace null and the FDR thresholds are estimated
+from the windows whose sum is not exactly zero; a zero window carries no evidence
+either way and is never a seqlet. The bounds on the share of passing windows (3 % to
+20 %) stay tfmodisco-lite's, a share of all windows. On a dense map (few zero windows)
+both settings give the same thresholds; ``null="all"`` is tfmodisco-lite's own
+``extract_seqlets`` unchanged.
 
 The patterns become :class:`~sparselrp.motifs.Motif` objects: PWM (base frequencies
 of the aligned seqlets), CWM (mean contribution) and hCWM (mean hypothetical score),
@@ -107,8 +109,7 @@ def call_seqlets(contrib, window=20, flank=5, fdr=0.05, null="nonzero", min_pass
         not exactly zero (default), or from all windows (tfmodisco-lite's
         ``extract_seqlets`` unchanged).
     min_passing_windows_frac, max_passing_windows_frac : float
-        Bounds on the share of windows that pass (of the non-zero windows with
-        ``null="nonzero"``).
+        Bounds on the share of all windows that pass.
     weak_threshold_for_counting_sign : float
         As in tfmodisco-lite: sets the level that splits seqlets by sign.
 
@@ -157,7 +158,11 @@ def call_seqlets(contrib, window=20, flank=5, fdr=0.05, null="nonzero", min_pass
                if pos_values.size and pos_null.size else float("inf"))
     neg_thr = (es._isotonic_thresholds(neg_values, neg_null, increasing=False, target_fdr=fdr)
                if neg_values.size and neg_null.size else float("-inf"))
-    pos_thr, neg_thr = es._refine_thresholds(values, pos_thr, neg_thr, min_passing_windows_frac,
+    # the bounds on the share of passing windows stay tfmodisco-lite's: a share of all windows
+    every = smoothed.ravel()
+    if every.size > 1_000_000:
+        every = np.random.RandomState(1234).choice(every, size=1_000_000, replace=False)
+    pos_thr, neg_thr = es._refine_thresholds(every, pos_thr, neg_thr, min_passing_windows_frac,
                                              max_passing_windows_frac)
     distribution = np.sort(np.abs(values))
     passing = (smoothed >= pos_thr) | (smoothed <= neg_thr)
@@ -172,7 +177,7 @@ def call_seqlets(contrib, window=20, flank=5, fdr=0.05, null="nonzero", min_pass
     weak = min(min(frac) - 0.0001, weak_threshold_for_counting_sign)
     threshold = float(distribution[min(max(int(weak * distribution.size), 0), distribution.size - 1)])
     info.update(pos_threshold=float(pos_thr), neg_threshold=float(neg_thr),
-                passing_share=float(passing.sum() / max((smoothed != 0).sum(), 1)))
+                passing_share=float(passing.mean()))
     return seqlets, threshold, info
 
 
