@@ -234,6 +234,12 @@ def main(argv=None):
     print("## motifs: sparselrp's path beside tfmodisco-lite on DeepLIFT-SHAP and on gradient x input\n")
     print(f"machine: {C.machine_description('cpu')}")
     print(f"command: python benchmarks/{Path(__file__).name} {' '.join(sys.argv[1:] if argv is None else argv)}")
+    from importlib.metadata import version
+
+    from sparselrp.lrp.plrp import RECOMMENDED_COMPOSITE, recommended_pruning
+
+    print(f"sl.plrp: composite {RECOMMENDED_COMPOSITE}, pruning {recommended_pruning()!r}; "
+          f"tfmodisco-lite {version('modisco-lite')}")
     sim = C.planted_set(n=args.n_sim, length=args.length, seed=args.seed)
     _, _, test = C.split(len(sim.X))
     idx = torch.arange(len(sim.X))[test]
