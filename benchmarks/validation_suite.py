@@ -14,8 +14,8 @@ Methods: gradient x input, tangermeme DeepLIFT-SHAP (20 dinucleotide shuffles), 
 best-practice (sl.lrp), LRP with sl.plrp's composite unpruned, ``sl.plrp`` (the default),
 ``sl.plrp`` with a user's TopK at 0.01 / 0.05 / 0.2 and MassPrune at 0.3 / 0.5 / 0.8, the
 candidate settings the default was chosen from (position grouping, conv stack only or every
-layer input), and ablations (zB first layer, top-k by |r|, p_neg = p/2, and the 0.1 defaults
-MassPrune(0.5) / TopK(0.05) under best-practice).
+layer input, the first choice epsilon-gamma + position-grouped MassPrune), and ablations (gamma
+instead of zB on the first layer, top-k by |r|, p_neg = p/2, and 0.1's default MassPrune(0.5)).
 
 Metrics on per-position relevance (sum of the four rows), per sequence, then averaged: Gini of
 |r| and the share of exact zeros; relevance mass accuracy (RMA, positive relevance inside the
@@ -90,12 +90,12 @@ METHODS = {
     "c_allpos_topk": ("TopK(0.05), positions, every input", _plrp(pruning=TopK(0.05, group="position")),
                       "candidate"),
     "c_topk0.1": ("TopK(0.1)", _plrp(pruning=TopK(0.1)), "candidate"),
-    "abl_zb": ("ablation: TopK(0.05) under zB first layer", _plrp(composite="best-practice", pruning=TopK(0.05)),
-               "ablation"),
+    "c_first": ("first choice: epsilon-gamma, MassPrune(0.5), conv-stack positions",
+                _plrp(composite="epsilon-gamma", pruning=MassPrune(0.5, **POS)), "candidate"),
+    "abl_eg": ("ablation: gamma first layer (epsilon-gamma)", _plrp(composite="epsilon-gamma"), "ablation"),
     "abl_signs": ("ablation: TopK(0.05) by |r|", _plrp(pruning=TopK(0.05, sign_aware=False)), "ablation"),
     "abl_pneg": ("ablation: MassPrune(0.5), p_neg = p/2", _plrp(pruning=MassPrune(0.5, p_neg=0.25)), "ablation"),
-    "old_mass": ("0.1 default MassPrune(0.5)", _lrp(pruning=MassPrune(0.5, p_neg=0.25)), "ablation"),
-    "old_topk": ("0.1 TopK(0.05)", _lrp(pruning=TopK(0.05, sign_aware=False)), "ablation"),
+    "old_mass": ("0.1 default MassPrune(0.5), p_neg = p/2", _lrp(pruning=MassPrune(0.5, p_neg=0.25)), "ablation"),
 }
 
 

@@ -96,7 +96,7 @@ def test_speed_script_runs(tmp_path):
 @pytest.mark.slow
 def test_validation_suite_runs(tmp_path):
     out = _run("validation_suite.py", "--archs", "small_cnn", "bpnet", "--lengths", "200", "--methods", "gxi", "lrp",
-               "plrp", "topk0.05", "abl_zb", "--json", str(tmp_path / "suite.json"))
+               "plrp", "topk0.05", "abl_eg", "--json", str(tmp_path / "suite.json"))
     assert "### small_cnn, 200 bp" in out and "### bpnet, 200 bp" in out and "### CTCF peaks" in out
     assert "| sl.plrp (default) |" in out and "AUPRC core" in out and "inst. recall" in out
     assert "## checks (issue 15)" in out and ("PASS" in out or "MISS" in out)

@@ -97,13 +97,14 @@ _POS = dict(layers="positions", group="position")
 
 
 @pytest.mark.parametrize("opt,pruning", [
-    (("--topk", "3"), sl.TopK(3, **_POS)),
-    (("--topk", "0.25"), sl.TopK(0.25, **_POS)),
-    (("--prune-mass", "0.5"), sl.MassPrune(0.5, **_POS)),
-    (("--prune-mass", "0.3", "--redistribute", "matrix"), sl.MassPrune(0.3, redistribute="matrix", **_POS)),
-    (("--prune-mass", "0.3", "--p-neg", "0.1", "--prune-layers", "all", "--prune-group", "unit"),
-     sl.MassPrune(0.3, p_neg=0.1)),
-    (("--topk", "4", "--prune-group", "unit"), sl.TopK(4, layers="positions")),
+    ((), sl.TopK(0.05)),
+    (("--topk", "3"), sl.TopK(3)),
+    (("--topk", "0.25"), sl.TopK(0.25)),
+    (("--prune-mass", "0.5"), sl.MassPrune(0.5)),
+    (("--prune-mass", "0.3", "--redistribute", "matrix"), sl.MassPrune(0.3, redistribute="matrix")),
+    (("--prune-mass", "0.3", "--p-neg", "0.1"), sl.MassPrune(0.3, p_neg=0.1)),
+    (("--topk", "4", "--prune-layers", "positions", "--prune-group", "position"), sl.TopK(4, **_POS)),
+    (("--prune-mass", "0.4", "--prune-group", "position"), sl.MassPrune(0.4, group="position")),
 ])
 def test_pruning_options_equal_plrp(setup, tmp_path, opt, pruning):
     out = tmp_path / "a.npz"
@@ -236,5 +237,5 @@ def test_help_shows_defaults():
     r = run("attribute", "--help")
     assert r.exit_code == 0
     for word in ("--topk", "--prune-mass", "--no-prune", "--raw", "--hypothetical", "--stats", "best-practice",
-                 "default: epsilon-gamma", "default: 256"):
+                 "default: best-practice", "default: 256"):
         assert word in r.output

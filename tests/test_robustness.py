@@ -312,6 +312,7 @@ def test_unsupported_operation_is_named(env, tmp_path, cls, name):
     (("--prune-mass", "-0.1"), "got -0.1"),
     (("--prune-mass", "0.5", "--p-neg", "1.5"), "p_neg must be in [0, 1)"),
     (("--topk", "3", "--prune-mass", "0.5"), "either --topk or --prune-mass"),
+    (("--p-neg", "0.2"), "--p-neg needs --prune-mass"),
     (("--topk", "3", "--p-neg", "0.2"), "--p-neg needs --prune-mass"),
     (("--no-prune", "--p-neg", "0.2"), "--no-prune excludes"),
     (("--batch-size", "0"), "--batch-size"),

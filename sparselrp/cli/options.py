@@ -3,7 +3,7 @@
 import click
 
 COMPOSITE_NAMES = [
-    "epsilon-gamma", "best-practice", "zero", "epsilon", "epsilon-plus", "epsilon-plus-flat", "epsilon-gamma-box",
+    "best-practice", "epsilon-gamma", "zero", "epsilon", "epsilon-plus", "epsilon-plus-flat", "epsilon-gamma-box",
     "epsilon-alpha2-beta1", "epsilon-alpha2-beta1-flat",
 ]
 
@@ -15,25 +15,27 @@ def explain_options(f):
         click.option("--target", default="0", show_default=True,
                      help="Output column to explain: an index or a task name from the model's config "
                           "(`attribute` also takes several, e.g. 0,2 or ctcf,rad21, or all)."),
-        click.option("--composite", type=click.Choice(COMPOSITE_NAMES), default="epsilon-gamma",
-                     show_default=True, help="Which LRP rule goes where (zennit's names; epsilon-gamma is "
-                                             "sl.plrp's, best-practice sl.lrp's)."),
+        click.option("--composite", type=click.Choice(COMPOSITE_NAMES), default="best-practice",
+                     show_default=True, help="Which LRP rule goes where (zennit's names; best-practice is "
+                                             "sl.plrp's and sl.lrp's)."),
         click.option("--no-prune", is_flag=True, help="Plain LRP: no pruning (default: sl.plrp's pruning, "
-                                                      "--prune-mass 0.5 on positions of the convolution stack)."),
+                                                      "--topk 0.05 on every layer input but the first)."),
         click.option("--topk", default=None,
                      help="Top-k pruning: keep K units (positions with --prune-group position) per pruned "
-                          "tensor and sample (an int), or a fraction in (0, 1]."),
+                          "tensor and sample (an int), or a fraction in (0, 1] (default 0.05 unless "
+                          "--prune-mass or --no-prune)."),
         click.option("--prune-mass", type=float, default=None,
-                     help="PLRP mass pruning: drop the share P in [0, 1) of each pruned tensor's positive "
-                          "relevance (default 0.5 unless --topk or --no-prune)."),
+                     help="PLRP mass pruning instead: drop the share P in [0, 1) of each pruned tensor's "
+                          "positive relevance."),
         click.option("--p-neg", type=float, default=None,
                      help="Share of negative relevance mass to drop with --prune-mass (default P)."),
-        click.option("--prune-layers", type=click.Choice(["positions", "all"]), default="positions",
-                     show_default=True, help="positions: the convolution stack's position-resolved tensors "
-                                             "(sl.plrp); all: the input of every convolution and dense layer."),
-        click.option("--prune-group", type=click.Choice(["position", "unit"]), default="position",
-                     show_default=True, help="Keep or drop the channels of a position together, or each unit "
-                                             "on its own."),
+        click.option("--prune-layers", type=click.Choice(["all", "positions"]), default="all",
+                     show_default=True, help="all: the input of every convolution and dense layer but the "
+                                             "first (sl.plrp); positions: the convolution stack's "
+                                             "position-resolved tensors only."),
+        click.option("--prune-group", type=click.Choice(["unit", "position"]), default="unit",
+                     show_default=True, help="Keep or drop each unit on its own (sl.plrp), or the channels of "
+                                             "a position together."),
         click.option("--redistribute", type=click.Choice(["lambda", "matrix", "none"]), default="lambda",
                      show_default=True, help="How pruned relevance is given back to the survivors."),
         click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
@@ -48,10 +50,10 @@ def explain_options(f):
 
 def pruning_from_options(topk, prune_mass, p_neg, redistribute, no_prune=False, prune_layers="positions",
                          prune_group="position"):
-    """Build the pruning object from CLI values: ``sl.plrp``'s (position-grouped MassPrune(0.5)
-    of the convolution stack) unless --topk/--prune-mass say otherwise; None with --no-prune."""
+    """Build the pruning object from CLI values: ``sl.plrp``'s (sign-aware TopK(0.05) of every
+    layer input) unless --topk/--prune-mass say otherwise; None with --no-prune."""
     from ..lrp import MassPrune, TopK
-    from ..lrp.plrp import RECOMMENDED_P
+    from ..lrp.plrp import RECOMMENDED_K
 
     if no_prune:
         if topk is not None or prune_mass is not None or p_neg is not None:
@@ -61,20 +63,19 @@ def pruning_from_options(topk, prune_mass, p_neg, redistribute, no_prune=False, 
         raise click.UsageError("give either --topk or --prune-mass, not both")
     layers = None if prune_layers == "all" else prune_layers
     group = None if prune_group == "unit" else prune_group
-    if topk is not None:
+    if p_neg is not None and prune_mass is None:
+        raise click.UsageError("--p-neg needs --prune-mass")
+    if prune_mass is None:
         try:
-            k = float(topk) if any(c in str(topk) for c in ".eE") else int(topk)
+            k = RECOMMENDED_K if topk is None else float(topk) if any(c in str(topk) for c in ".eE") else int(topk)
         except ValueError:
             raise click.BadParameter(f"{topk!r} is neither an int nor a fraction", param_hint="--topk") from None
-        if p_neg is not None:
-            raise click.UsageError("--p-neg needs --prune-mass")
         try:
             return TopK(k, redistribute=redistribute, layers=layers, group=group)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--topk") from None
     try:
-        return MassPrune(RECOMMENDED_P if prune_mass is None else prune_mass, p_neg=p_neg, redistribute=redistribute,
-                         layers=layers, group=group)
+        return MassPrune(prune_mass, p_neg=p_neg, redistribute=redistribute, layers=layers, group=group)
     except ValueError as exc:
         hint = "--p-neg" if "p_neg" in str(exc) else "--prune-mass"
         raise click.BadParameter(str(exc), param_hint=hint) from None

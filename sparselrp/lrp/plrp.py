@@ -20,42 +20,45 @@ import torch
 from .api import LRP
 from .pruning import MassPrune, Pruning, TopK
 
-#: composite of :func:`plrp`: gamma (0.25) on every convolution, the first one included (a
-#: first-layer rule that multiplies by the input keeps the contrast between matching and
-#: mismatching bases, which zB loses), epsilon on dense layers
-RECOMMENDED_COMPOSITE = "epsilon-gamma"
+#: composite of :func:`plrp`: zB (0, 1) on the first convolution, gamma 0.25 on the others,
+#: epsilon on dense layers (best-practice). In the validation suite it localised motifs better
+#: than gamma on the first layer (epsilon-gamma) on every planted model (docs/plrp.md)
+RECOMMENDED_COMPOSITE = "best-practice"
 
-#: share of the relevance mass :func:`plrp` drops per pruned tensor and sign
-RECOMMENDED_P = 0.5
+#: share of units :func:`plrp` keeps per pruned tensor and sample (sign-aware top-k)
+RECOMMENDED_K = 0.05
 
-#: where :func:`plrp` prunes: every position-resolved tensor of the convolution stack
-RECOMMENDED_LAYERS = "positions"
+#: where :func:`plrp` prunes: the input of every convolution and dense layer but the first
+#: (None); pruning only the convolution stack ("positions") did not help in the suite
+RECOMMENDED_LAYERS = None
 
-#: how :func:`plrp` prunes: whole positions (all channels of a position together)
-RECOMMENDED_GROUP = "position"
+#: how :func:`plrp` selects: single units (None); keeping whole positions ("position")
+#: dropped motif instances in the suite
+RECOMMENDED_GROUP = None
 
 
 def recommended_pruning(p=None, k=None, redistribute="lambda"):
-    """The pruning :func:`plrp` uses: position-grouped mass pruning of the convolution stack.
+    """The pruning :func:`plrp` uses: sign-aware top-k of every layer input, single units.
 
     Parameters
     ----------
     p : float, optional
-        Share of the mass to drop (default :data:`RECOMMENDED_P`); ``0`` prunes nothing.
+        Mass pruning instead: drop this share of each pruned tensor's positive and negative
+        relevance mass (``MassPrune(p)``); ``0`` prunes nothing.
     k : int or float, optional
-        Keep the top ``k`` positions (a count or a share) instead of mass pruning.
+        Keep the top ``k`` units (a count or a share; default :data:`RECOMMENDED_K`).
     redistribute : {"lambda", "matrix", "none"}
 
     Returns
     -------
-    MassPrune or TopK
+    TopK or MassPrune
     """
     if p is not None and k is not None:
         raise ValueError("give either p (mass pruning) or k (top-k), not both")
-    if k is not None:
-        return TopK(k, redistribute=redistribute, layers=RECOMMENDED_LAYERS, group=RECOMMENDED_GROUP)
-    return MassPrune(RECOMMENDED_P if p is None else p, redistribute=redistribute, layers=RECOMMENDED_LAYERS,
-                     group=RECOMMENDED_GROUP)
+    if p is not None:
+        return MassPrune(p, redistribute=redistribute, layers=RECOMMENDED_LAYERS, group=RECOMMENDED_GROUP)
+    return TopK(RECOMMENDED_K if k is None else k, redistribute=redistribute, layers=RECOMMENDED_LAYERS,
+                group=RECOMMENDED_GROUP)
 
 
 def project(R, X):
@@ -99,8 +102,9 @@ def plrp(model, X, target=0, hypothetical=False, composite=None, pruning=None, p
         Default :data:`RECOMMENDED_COMPOSITE`. Flat and w-square first layers have no
         hypothetical scores.
     pruning : TopK, MassPrune, False or None, optional
-        Default: :func:`recommended_pruning` (position-grouped mass pruning of the
-        convolution stack, ``p = 0.5``); ``False`` gives plain LRP with the same composite.
+        Default: :func:`recommended_pruning` (sign-aware ``TopK(0.05)`` on the input of
+        every convolution and dense layer but the first); ``False`` gives plain LRP with the
+        same composite.
     p, k : float, optional
         Shortcuts for ``pruning=recommended_pruning(p=p)`` / ``(k=k)``.
     batch_size, device, strand_average, progress, return_layers, strand_pairs

@@ -6,15 +6,18 @@ zero, and the survivors are redistributed; the pruned relevance is then propagat
 further down, so sparsity compounds toward the input. The model is never modified.
 
 Default prune points: the relevance of every convolution and linear layer's input,
-except the model input X itself (and tensors that are X up to a reshape/padding).
-A tensor feeding several layers (a residual stream) is pruned once.
+except the model input X itself (and tensors that are X up to a reshape/padding);
+``layers="positions"`` prunes the convolution stack's position-resolved tensors only.
+A tensor feeding several layers (a residual stream) is pruned once. With
+``group="position"`` the channels of a position of an ``(N, C, L)`` tensor are selected
+together, on the position's positive and negative sums.
 
 Selection (vectorised over the batch, no Python loop over samples or positions; ties
 are broken deterministically by position):
 
 * :class:`MassPrune` (the paper's PLRP): sort the positive entries ascending and drop
   the longest prefix whose sum is at most ``p`` times the positive total; the same on
-  the negative entries (on ``|r|``) with ``p_neg`` (default ``p / 2``); among equal
+  the negative entries (on ``|r|``) with ``p_neg`` (default ``p``); among equal
   values the lower flat index is dropped first. Sums are taken in float64. Both signs
   are selected in one go: rows of up to ``SORT_MAX`` entries (and any row on a GPU) by
   one stable sort; longer rows on CPU without a sort, by a threshold search: a mass
@@ -23,17 +26,17 @@ are broken deterministically by position):
   entries are sorted. The same mask either way (up to float rounding of a cumulative sum
   lying exactly at the budget). The lambda factors come with the selection.
 * :class:`TopK`: keep the ``k`` entries of largest ``|r|`` (``k`` a count clamped to the
-  layer size, or a fraction in (0, 1] of the layer's units, rounded up); among equal
-  ``|r|`` at the cut the lower flat index is kept.
+  layer size, or a fraction in (0, 1] of the layer's units, rounded up and at least two),
+  sign-aware by default: the positive entries keep at least their share of the ``k``
+  slots by mass; among equal ``|r|`` at the cut the lower flat index is kept.
 
 Redistribution: ``"lambda"`` rescales the positive survivors so the positive total is
 what it was before pruning, likewise the negative ones (a sign with no survivor keeps
-nothing: no division by zero); ``"matrix"`` (PLRP-M, our reading) redoes the consumer
-layers' relevance step with the pruned units masked out of their input, so each upper
-unit hands its relevance only to surviving inputs in proportion to their
-contributions; upper units with no surviving (non-zero) contribution fall back to
-lambda (their normal relevance at the survivors, rescaled to their positive and
-negative totals); ``"none"`` drops the pruned mass.
+nothing: no division by zero); ``"matrix"`` (PLRP-M, our reading) renormalises each
+consumer unit's own contributions over the surviving inputs, so it hands down what it
+handed down before, to the survivors only, without re-evaluating its bias (see
+:meth:`Engine._matrix <sparselrp.lrp.propagate.Engine._matrix>`); ``"none"`` drops the
+pruned mass.
 """
 
 import math
@@ -174,6 +177,9 @@ def lambda_redistribute(r, keep, target=None, conserve=False):
     spread = torch.where(wsum > 0, left / torch.where(wsum > 0, wsum, one), 0.0)
     return kp.mul_(sp).add_(kn.mul_(sn)).add_(w.mul_(spread))
 
+
+#: fewest units a fractional :class:`TopK` keeps per tensor (where the tensor has as many)
+TOPK_MIN_KEEP = 2
 
 #: default ``p_neg`` of :class:`MassPrune` as a multiple of ``p`` (1: both signs pruned at the
 #: same share; 0.1's factor 0.5 kept about 27 negative background windows per sequence on the
@@ -413,7 +419,7 @@ class TopK(Pruning):
     ----------
     k : int, float or dict
         A count (clamped to the layer size) or a fraction in (0, 1] of the layer's units
-        (rounded up). A dict ``{layer spec: k}`` prunes only those layers.
+        (rounded up, at least two). A dict ``{layer spec: k}`` prunes only those layers.
     redistribute : {"lambda", "matrix", "none"}
         See the module docstring.
     layers : optional
@@ -458,9 +464,11 @@ class TopK(Pruning):
             raise ValueError(f"TopK: k must be at least 1, got {value!r}")
 
     def count(self, value, size):
-        """Number of kept units for a layer of ``size`` units."""
+        """Number of kept units for a layer of ``size`` units: an int ``k`` clamped to the size;
+        a fraction rounded up, and at least :data:`TOPK_MIN_KEEP` (so that a share of a small
+        dense layer still keeps more than one motif's unit)."""
         if isinstance(value, float):
-            return max(1, min(size, math.ceil(value * size - 1e-9)))
+            return min(size, max(TOPK_MIN_KEEP, math.ceil(value * size - 1e-9)))
         return min(int(value), size)
 
     def is_noop(self, value, size):
