@@ -88,7 +88,8 @@ def _commands(d, out):
         "merge": (["merge", "--dense", *[d / f"shard{k}.npz" for k in range(4)], "-o", out / "merged.npz"],
                   "merge", ["merged.npz"]),
         "motifs": (["motifs", "-a", d / "ctcf_hyp.npz", "-s", d / "ctcf_ohe.npz", "-o", out / "motifs.meme",
-                    "--json", out / "motifs.json", "--h5", out / "motifs.h5", "--no-jaspar"], "motifs",
+                    "--json", out / "motifs.json", "--h5", out / "motifs.h5", "--no-jaspar",
+                    "--min-metacluster-size", "20"], "motifs",
                    ["motifs.meme", "motifs.json", "motifs.h5"]),
     }
 

@@ -146,7 +146,8 @@ def test_attribute_merge_motifs_write_progress_lines_to_a_log(ctcf):
     run = CliRunner()
     for k in (0, 1):
         r = run.invoke(main, ["attribute", "-m", "pretrained:ctcf", "-s", str(ctcf / f"ohe{k}.npz"), "-o",
-                              str(ctcf / f"a{k}.npz"), "--sparse", "--batch-size", "16", "--device", "cpu"], env=env)
+                              str(ctcf / f"a{k}.npz"), "--sparse", "--hypothetical", str(ctcf / f"h{k}.npz"),
+                              "--batch-size", "16", "--device", "cpu"], env=env)
         assert r.exit_code == 0, r.output
         lines = _progress_lines(r.stderr, "attribute")
         _check_lines(lines, "attribute", 60, "seq")
@@ -160,12 +161,19 @@ def test_attribute_merge_motifs_write_progress_lines_to_a_log(ctcf):
     assert r.exit_code == 0, r.output
     _check_lines(_progress_lines(r.stderr, "merge indices"), "merge indices", 120, "rows")
     _check_lines(_progress_lines(r.stderr, "merge values"), "merge values", 120, "rows")
-    r = run.invoke(main, ["motifs", "-a", str(ctcf / "a.npz"), "-s", str(ctcf / "ohe.npz"), "-o",
-                          str(ctcf / "m.meme"), "--no-jaspar", "--min-support", "3"], env=env)
+    r = run.invoke(main, ["merge", "--dense", str(ctcf / "h0.npz"), str(ctcf / "h1.npz"), "-o",
+                          str(ctcf / "h.npz")], env=env)
+    assert r.exit_code == 0, r.output
+    # tfmodisco-lite on the hypothetical scores: a line after each sign it clusters
+    r = run.invoke(main, ["motifs", "-a", str(ctcf / "h.npz"), "-s", str(ctcf / "ohe.npz"), "-o",
+                          str(ctcf / "m.meme"), "--no-jaspar", "--min-metacluster-size", "10", "--min-support", "5"],
+                   env=env)
     assert r.exit_code == 0, r.output
     lines = _progress_lines(r.stderr, "motifs")
     assert lines and all(LINE.match(ln) for ln in lines[:-1]) and FINAL.match(lines[-1]), r.stderr
-    assert r.stdout.startswith(f"{r.stdout.split()[0]} motifs from ")  # stdout keeps only the results
+    counts = [int(LINE.match(ln)["n"]) for ln in lines[:-1]]
+    assert counts == sorted(counts) and counts[-1] == int(LINE.match(lines[0])["total"])
+    assert " patterns from " in r.stdout and "motifs:" not in r.stdout  # stdout keeps only the results
 
 
 def test_no_progress_lines_for_short_runs_or_when_off(ctcf):
