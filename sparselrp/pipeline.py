@@ -16,7 +16,9 @@ calls it by hand, together with :func:`check_executor` for a profile).
 import gzip
 import importlib
 import os
+import re
 import shutil
+import zlib
 from pathlib import Path
 
 from ._atomic import atomic_open
@@ -36,6 +38,7 @@ __all__ = [
     "shard_file",
     "check_workflow",
     "check_executor",
+    "fasta_has_coords",
     "profile_executor",
     "EXECUTOR_PLUGINS",
 ]
@@ -337,6 +340,26 @@ def _importable(module):
     return True
 
 
+def _readable(path):
+    path = Path(path)
+    return path.is_file() and os.access(path, os.R_OK)
+
+
+_COORD_NAME = re.compile(r"^>\S+:\d+-\d+(\(\s*[+-.]\s*\))?(\s|$)")
+
+
+def fasta_has_coords(path):
+    """Whether the first record name of a FASTA (plain or ``.gz``) reads ``chrom:start-end`` (genome coordinates).
+
+    Such names give the encoded windows genome coordinates, which the bedGraph/bigWig tracks need.
+    """
+    with _open_text(path) as fh:
+        for line in fh:
+            if line.startswith(">"):
+                return _COORD_NAME.match(line) is not None
+    return False
+
+
 def _readable_file(spec, value, what, problems):
     path = Path(value)
     if not path.exists():
@@ -424,6 +447,13 @@ def check_workflow(config, load_model=True, index_genome=True):
         problems.append("input: set input.fasta, or input.bed and input.genome")
 
     tracks = config.get("tracks") or {}
+    # tracks need genome coordinates: a BED input, or FASTA record names chrom:start-end (else skipped)
+    makes_tracks = kind == "bed"
+    if kind == "fasta" and fasta is not None and _readable(fasta):
+        try:
+            makes_tracks = fasta_has_coords(fasta)
+        except (OSError, EOFError, UnicodeDecodeError, ValueError, zlib.error) as exc:  # a damaged .gz, binary
+            problems.append(f"input.fasta: cannot read {fasta}: {_first_line(exc)}")
     if tracks.get("chrom_sizes"):
         try:
             cs = resolve_data(tracks["chrom_sizes"])
@@ -431,8 +461,7 @@ def check_workflow(config, load_model=True, index_genome=True):
             problems.append(f"tracks.chrom_sizes: {exc}")
         else:
             _readable_file("tracks.chrom_sizes", cs, "a chrom.sizes, .fai or FASTA file", problems)
-    if kind is not None and tracks.get("enabled", True) and tracks.get("bigwig", True) \
-            and not _importable("pyBigWig"):
+    if makes_tracks and tracks.get("enabled", True) and tracks.get("bigwig", True) and not _importable("pyBigWig"):
         problems.append("tracks.bigwig: the bigWig track needs pyBigWig, which is not installed: "
                         "pip install pyBigWig (or pip install 'sparselrp[pipeline]'), or set tracks.bigwig: false")
 

@@ -159,6 +159,27 @@ def test_missing_pybigwig_is_named_with_the_install_command(monkeypatch):
     assert slp.check_workflow(config(tracks={"enabled": False})) == []
 
 
+def test_pybigwig_not_needed_where_no_tracks_are_made(tmp_path, monkeypatch):
+    """A FASTA whose record names carry no coordinates gets no tracks (the workflow skips them with a warning)."""
+    real = slp._importable
+    monkeypatch.setattr(slp, "_importable", lambda m: False if m == "pyBigWig" else real(m))
+    plain = tmp_path / "plain.fa"
+    plain.write_text(">seq1 a peak\nACGT\n>seq2\nACGT\n")
+    assert not slp.fasta_has_coords(plain)
+    assert slp.check_workflow(config(input={"fasta": str(plain)})) == []
+    coords = tmp_path / "coords.fa.gz"
+    import gzip
+
+    with gzip.open(coords, "wt") as fh:
+        fh.write(">chr1:100-104(+)\nACGT\n")
+    assert slp.fasta_has_coords(coords)
+    assert len(slp.check_workflow(config(input={"fasta": str(coords)}))) == 1
+    broken = tmp_path / "broken.fa.gz"
+    broken.write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + b"garbage!" * 10)  # gzip header, bad data
+    probs = slp.check_workflow(config(input={"fasta": str(broken)}))
+    assert len(probs) == 1 and probs[0].startswith(f"input.fasta: cannot read {broken}: ") and "\n" not in probs[0]
+
+
 def test_other_config_problems(tmp_path):
     probs = slp.check_workflow(config(attribute={"topk": 8, "prune_mass": 0.5},
                                       tracks={"chrom_sizes": str(tmp_path / "hg.sizes")},

@@ -76,20 +76,7 @@ N_SHARDS = max(1, min(int(config["shards"]), N_RECORDS))
 SHARDS = [f"{i:04d}" for i in range(N_SHARDS)]
 SHARD_EXT = "fa" if INPUT_KIND == "fasta" else "bed"
 
-def _fasta_has_coords(path):
-    """Whether the first record name looks like chrom:start-end (what encode turns into coordinates)."""
-    import gzip
-    import re
-
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt") as fh:
-        for line in fh:
-            if line.startswith(">"):
-                return re.match(r"^>\S+:\d+-\d+(\(\s*[+-.]\s*\))?(\s|$)", line) is not None
-    return False
-
-
-MAKE_TRACKS = config["tracks"]["enabled"] and (INPUT_KIND == "bed" or _fasta_has_coords(INPUT_FILE))
+MAKE_TRACKS = config["tracks"]["enabled"] and (INPUT_KIND == "bed" or _slp.fasta_has_coords(INPUT_FILE))
 if config["tracks"]["enabled"] and not MAKE_TRACKS:
     logger.warning(f"{INPUT_FILE}: record names carry no genome coordinates (chrom:start-end); "
                    "skipping the bedGraph/bigWig tracks")
