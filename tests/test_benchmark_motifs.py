@@ -33,7 +33,12 @@ def test_score_counts_recovery_rank_and_decoy():
     assert s["GATA1"]["found"]  # rank 6, outside the top 5, still reported
     s = B.score(motifs, top=4)
     assert not s["CTCF"]["found"] and s["CTCF"]["rank"] == 5 and s["CTCF"]["bits"] == 0.0
-    assert B.score([], top=5)["CTCF"] == {"found": False, "rank": None, "bits": 0.0}
+    assert B.score([], top=5)["CTCF"] == {"found": False, "rank": None, "bits": 0.0, "negative_only": False}
+    # a causal motif seen only as a negative pattern is not recovered
+    neg = motif("MA0139", 60)
+    neg.sign = "negative"
+    s = B.score([motif("MA0080", 100), neg], top=5)
+    assert not s["CTCF"]["found"] and s["CTCF"]["negative_only"] and s["CTCF"]["rank"] == 2
 
 
 @pytest.mark.slow

@@ -42,9 +42,9 @@ def _fmt_match(m):
               help="Positions added on each side of a seqlet core.")
 @click.option("--fdr", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True,
               help="Target false discovery rate of seqlet windows.")
-@click.option("--null", type=click.Choice(["nonzero", "all"]), default="nonzero", show_default=True,
-              help="Seqlet null from the windows with a non-zero sum (sparse maps), or from all windows "
-                   "(tfmodisco-lite unchanged).")
+@click.option("--null", type=click.Choice(["all", "nonzero"]), default="all", show_default=True,
+              help="Seqlet null from all windows (tfmodisco-lite unchanged), or from the windows with a "
+                   "non-zero sum (keeps weak negative windows out of moderately sparse maps; docs/motifs.md).")
 @click.option("--trim-size", type=click.IntRange(min=1), default=30, show_default=True,
               help="tfmodisco-lite's trim_to_window_size.")
 @click.option("--min-metacluster-size", type=click.IntRange(min=0), default=100, show_default=True,
