@@ -464,8 +464,7 @@ def methods(topk=TOPK_DEFAULT, mass=MASS_DEFAULT, n_ism=8, n_dls=None):
     return [
         Method("gxi", "grad x input", run_grad_x_input, "floor"),
         Method("lrp", "sparselrp LRP best-practice", _sparselrp(None), "sparselrp"),
-        Method("lrp_eg", "sparselrp LRP epsilon-gamma (sl.plrp unpruned)", _sparselrp(None, "epsilon-gamma"),
-               "sparselrp"),
+        Method("lrp_eg", "sparselrp LRP epsilon-gamma", _sparselrp(None, "epsilon-gamma"), "sparselrp"),
         Method("plrp", "sparselrp sl.plrp (recommended)", run_plrp, "sparselrp", pruned=True),
         Method("topk", f"sparselrp TopK({topk})", _sparselrp(TopK(topk)), "sparselrp", pruned=True),
         Method("mass", f"sparselrp MassPrune({mass})", _sparselrp(MassPrune(mass)), "sparselrp", pruned=True),
