@@ -5,8 +5,8 @@
 >>> motifs = sl.motifs.discover(X, H)                      # doctest: +SKIP
 >>> motifs = sl.motifs.match_jaspar(motifs)                # doctest: +SKIP
 
-:func:`discover` is tfmodisco-lite with a seqlet null adapted to sparse maps (see
-:mod:`sparselrp.motifs.modisco`). :func:`find_seqlets` calls per-position seqlets for
+:func:`discover` is tfmodisco-lite (its own seqlet calling by default; ``null="nonzero"``
+for sparse maps with background, see :mod:`sparselrp.motifs.modisco`). :func:`find_seqlets` calls per-position seqlets for
 browsing (BED/TSV); :func:`discover_motifs` is the greedy clusterer of sparselrp 0.1,
 kept only for comparison in ``benchmarks/motifs.py`` (it merges most seqlets into one
 low-information cluster on real maps; see docs/motifs.md) and no longer used by any
