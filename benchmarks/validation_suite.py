@@ -20,15 +20,17 @@ instead of zB on the first layer, top-k by |r|, p_neg = p/2, and 0.1's default M
 Metrics on per-position relevance (sum of the four rows), per sequence, then averaged: Gini of
 |r| and the share of exact zeros; relevance mass accuracy (RMA, positive relevance inside the
 causal motifs); AUPRC of |r| against the whole causal motifs and against their core columns
-(>= 1 bit); instance recall (share of causal instances whose peak |r| reaches 10 % of the
-sequence's peak |r|); AOPC of deleting the most relevant positions first (20 steps of 1 % of L
+(>= 1 bit); instance recall (share of causal instances whose largest positive r reaches 10 %
+of the sequence's peak |r|; an instance turned negative is not recalled); negative instances
+(share of causal instances whose summed relevance is negative: AUPRC on |r| cannot see a motif
+whose sign flipped); AOPC of deleting the most relevant positions first (20 steps of 1 % of L
 replaced by N columns; ties in a seeded random order), as a ratio of means. Every figure comes
 with a 95 % paired bootstrap interval over the explained sequences (1,000 resamples).
 
     python benchmarks/validation_suite.py [--archs ...] [--lengths 200 1000] [--no-ctcf] [--quick]
 
 Prints one table per model, then the issue's checks per model (PASS / MISS) with the paired
-differences they rest on.
+differences they rest on. ``--summary RUN.json ...`` prints one line per model from saved runs.
 """
 
 import argparse
@@ -77,23 +79,21 @@ METHODS = {
     "lrp": ("LRP best-practice (sl.lrp)", _lrp(), "lrp"),
     "lrp_eg": ("LRP epsilon-gamma (unpruned)", _lrp("epsilon-gamma"), "lrp"),
     "plrp": ("sl.plrp (default)", _plrp(), "plrp"),
-    "topk0.01": ("TopK(0.01)", _plrp(pruning=TopK(0.01)), "user"),
-    "topk0.05": ("TopK(0.05)", _plrp(pruning=TopK(0.05)), "user"),
-    "topk0.2": ("TopK(0.2)", _plrp(pruning=TopK(0.2)), "user"),
+    "topk0.01": ("TopK(0.01) (sl.plrp(k=0.01))", _plrp(k=0.01), "user"),
+    "topk0.05": ("TopK(0.05) (sl.plrp(k=0.05))", _plrp(k=0.05), "user"),
+    "topk0.2": ("TopK(0.2) (sl.plrp(k=0.2))", _plrp(k=0.2), "user"),
     "mass0.3": ("MassPrune(0.3)", _plrp(pruning=MassPrune(0.3)), "user"),
     "mass0.5": ("MassPrune(0.5)", _plrp(pruning=MassPrune(0.5)), "user"),
     "mass0.8": ("MassPrune(0.8)", _plrp(pruning=MassPrune(0.8)), "user"),
+    "c_two": ("TopK(0.1) two-sided, sign-aware", _plrp(pruning=TopK(0.1)), "candidate"),
+    "c_two05": ("TopK(0.05) two-sided, sign-aware", _plrp(pruning=TopK(0.05)), "candidate"),
     "c_pos_mass": ("MassPrune(0.5), conv-stack positions", _plrp(pruning=MassPrune(0.5, **POS)), "candidate"),
-    "c_pos_topk": ("TopK(0.05), conv-stack positions", _plrp(pruning=TopK(0.05, **POS)), "candidate"),
-    "c_allpos_mass": ("MassPrune(0.5), positions, every input", _plrp(pruning=MassPrune(0.5, group="position")),
-                      "candidate"),
-    "c_allpos_topk": ("TopK(0.05), positions, every input", _plrp(pruning=TopK(0.05, group="position")),
-                      "candidate"),
-    "c_topk0.1": ("TopK(0.1)", _plrp(pruning=TopK(0.1)), "candidate"),
+    "c_pos_topk": ("TopK(0.1) positive, conv-stack positions",
+                   _plrp(pruning=TopK(0.1, positive_only=True, **POS)), "candidate"),
     "c_first": ("first choice: epsilon-gamma, MassPrune(0.5), conv-stack positions",
                 _plrp(composite="epsilon-gamma", pruning=MassPrune(0.5, **POS)), "candidate"),
     "abl_eg": ("ablation: gamma first layer (epsilon-gamma)", _plrp(composite="epsilon-gamma"), "ablation"),
-    "abl_signs": ("ablation: TopK(0.05) by |r|", _plrp(pruning=TopK(0.05, sign_aware=False)), "ablation"),
+    "abl_signs": ("ablation: TopK(0.1) two-sided by |r|", _plrp(pruning=TopK(0.1, sign_aware=False)), "ablation"),
     "abl_pneg": ("ablation: MassPrune(0.5), p_neg = p/2", _plrp(pruning=MassPrune(0.5, p_neg=0.25)), "ablation"),
     "old_mass": ("0.1 default MassPrune(0.5), p_neg = p/2", _lrp(pruning=MassPrune(0.5, p_neg=0.25)), "ablation"),
 }
@@ -147,10 +147,14 @@ def per_sequence(model, X, R, inst, whole, core, target, steps, device):
     peak = a.max(1)
     hit = np.zeros(len(r))
     cnt = np.zeros(len(r))
+    flip = np.zeros(len(r))
     for row, s, e, _, _ in inst:
         cnt[row] += 1
-        hit[row] += float(peak[row] > 0 and a[row, s:e].max() >= 0.1 * peak[row])
-    out["recall_hit"], out["recall_n"] = hit, cnt
+        # recalled: the instance's largest positive relevance reaches 10 % of the sequence's peak
+        # |r| (an instance turned negative is evidence against the prediction, not recalled)
+        hit[row] += float(peak[row] > 0 and r[row, s:e].max() >= 0.1 * peak[row])
+        flip[row] += float(r[row, s:e].sum() < 0)
+    out["recall_hit"], out["recall_n"], out["flip_n"] = hit, cnt, flip
     f = faithfulness(model, X, R, target=target, steps=steps, step_size=0.01, background="zeros", device=device)
     out["aopc_num"] = f.curve[:, :1].repeat(steps, 1).mean(1) - f.curve[:, 1:].mean(1)
     out["aopc_den"] = np.abs(f.curve[:, 0])
@@ -161,13 +165,15 @@ def _stat(v, name, idx):
     """Statistic of one method on (resampled) rows ``idx`` (B, N) or (N,)."""
     if name == "recall":
         return v["recall_hit"][idx].sum(-1) / np.maximum(v["recall_n"][idx].sum(-1), 1)
+    if name == "flipped":
+        return v["flip_n"][idx].sum(-1) / np.maximum(v["recall_n"][idx].sum(-1), 1)
     if name == "aopc":
         return v["aopc_num"][idx].sum(-1) / v["aopc_den"][idx].sum(-1)
     x = v[name][idx]
     return np.nanmean(x, axis=-1)
 
 
-METRICS = ["gini", "zeros", "rma", "auprc", "auprc_core", "recall", "aopc"]
+METRICS = ["gini", "zeros", "rma", "auprc", "auprc_core", "recall", "flipped", "aopc"]
 
 
 def summarise(values, n, seed=0):
@@ -225,14 +231,14 @@ def fmt_ci(t, digits=3):
 
 
 def print_table(row):
-    head = ["method", "Gini", "zeros", "RMA", "AUPRC", "AUPRC core", "inst. recall", "AOPC", "s"]
+    head = ["method", "Gini", "zeros", "RMA", "AUPRC", "AUPRC core", "inst. recall", "neg. inst.", "AOPC", "s"]
     print(f"\n### {row['label']}\n")
     print(f"{row['n']} true positives of {row['length']} bp; causal instances {row['instances']}; "
           f"motif positions {row['mask_share']:.3f}, core columns {row['core_share']:.3f} of all positions\n")
     print("| " + " | ".join(head) + " |")
     print("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
     for key, r in row["results"].items():
-        cells = [METHODS[key][0]] + [fmt_ci(r[m], 2 if m == "recall" else 3) for m in METRICS]
+        cells = [METHODS[key][0]] + [fmt_ci(r[m], 2 if m in ("recall", "flipped") else 3) for m in METRICS]
         cells.append(f"{row['seconds'][key]:.1f}")
         print("| " + " | ".join(cells) + " |")
 
@@ -278,7 +284,41 @@ def true_positives(model, X, y, device, n_eval):
     return torch.nonzero(keep)[:, 0][:n_eval]
 
 
+def summary(paths):
+    """One line per model from saved runs (``--json``): sl.plrp against the best of the others."""
+    import json
+
+    head = ["model", "Gini plrp / DLS", "AUPRC plrp / best", "core plrp / best", "RMA plrp / LRP",
+            "recall plrp", "neg. inst. plrp / LRP", "AOPC plrp / LRP", "checks passed"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
+    for path in paths:
+        run = json.loads(Path(path).read_text())
+        checks = dict((lbl, cs) for lbl, cs in run["checks"])
+        for row in run["rows"]:
+            R = row["results"]
+            if "plrp" not in R:
+                continue
+            dense = [k for k in R if k in ("gxi", "dls", "lrp", "lrp_eg", "plrp")]
+
+            def best(m):
+                k = max(dense, key=lambda k: R[k][m][0])
+                return f"{R['plrp'][m][0]:.3f} / {R[k][m][0]:.3f} ({'plrp' if k == 'plrp' else k})"
+
+            cs = checks.get(row["label"], [])
+            dls = f"{R['dls']['gini'][0]:.3f}" if "dls" in R else "n/a"
+            lines.append("| " + " | ".join([
+                row["label"].split(" (")[0], f"{R['plrp']['gini'][0]:.3f} / {dls}", best("auprc"), best("auprc_core"),
+                f"{R['plrp']['rma'][0]:.3f} / {R['lrp']['rma'][0]:.3f}", f"{R['plrp']['recall'][0]:.2f}",
+                f"{R['plrp']['flipped'][0]:.2f} / {R['lrp']['flipped'][0]:.2f}",
+                f"{R['plrp']['aopc'][0]:.2f} / {R['lrp']['aopc'][0]:.2f}",
+                f"{sum(ok for _, ok, _ in cs)} of {len(cs)}"]) + " |")
+    print("\n".join(lines))
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--summary"]:
+        return summary(argv[1:])
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--archs", nargs="+", default=["small_cnn", "two_conv", "deepsea", "basset", "bpnet"],

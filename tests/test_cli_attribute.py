@@ -97,13 +97,14 @@ _POS = dict(layers="positions", group="position")
 
 
 @pytest.mark.parametrize("opt,pruning", [
-    ((), sl.TopK(0.05)),
-    (("--topk", "3"), sl.TopK(3)),
-    (("--topk", "0.25"), sl.TopK(0.25)),
+    ((), sl.TopK(0.1, positive_only=True)),
+    (("--topk", "3"), sl.TopK(3, positive_only=True)),
+    (("--topk", "0.25"), sl.TopK(0.25, positive_only=True)),
     (("--prune-mass", "0.5"), sl.MassPrune(0.5)),
     (("--prune-mass", "0.3", "--redistribute", "matrix"), sl.MassPrune(0.3, redistribute="matrix")),
     (("--prune-mass", "0.3", "--p-neg", "0.1"), sl.MassPrune(0.3, p_neg=0.1)),
-    (("--topk", "4", "--prune-layers", "positions", "--prune-group", "position"), sl.TopK(4, **_POS)),
+    (("--topk", "4", "--prune-layers", "positions", "--prune-group", "position"),
+     sl.TopK(4, positive_only=True, **_POS)),
     (("--prune-mass", "0.4", "--prune-group", "position"), sl.MassPrune(0.4, group="position")),
 ])
 def test_pruning_options_equal_plrp(setup, tmp_path, opt, pruning):
@@ -129,7 +130,7 @@ def test_sparse_with_dense_copy(setup, tmp_path):
     S = load_attributions(out)
     D = _load(dense)
     assert torch.equal(torch.as_tensor(S), D)
-    _close(D, sl.plrp(setup["model"], setup["X"], target=0, k=2))
+    _close(D, sl.plrp(setup["model"], setup["X"], target=0, k=2))   # --topk: sl.plrp's positive-only top-k
     assert attribution_kind(out) == attribution_kind(dense) == "projected"
     assert float((D == 0).float().mean()) > 0.5  # pruned maps are sparse
 

@@ -534,3 +534,33 @@ def test_topk_that_keeps_one_unit_warns_once():
     with _w.catch_warnings():
         _w.simplefilter("error")
         LRP(model, pruning=TopK(4))(X, target=0)    # enough units kept: silent
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 30), st.integers(1, 35), st.integers(0, 2 ** 31 - 1), st.booleans())
+def test_positive_only_topk_keeps_the_largest_positive_units(n, m, k, seed, ties):
+    g = torch.Generator().manual_seed(seed)
+    r = torch.randn(n, m, generator=g, dtype=D)
+    if ties:
+        r = torch.round(r)
+    keep = TopK(k, positive_only=True).keep_mask(r, k)
+    for i in range(n):
+        pos = [j for j in sorted(range(m), key=lambda j: (-float(r[i, j]), j)) if r[i, j] > 0][:min(k, m)]
+        expect = torch.zeros(m, dtype=torch.bool)
+        expect[pos] = True
+        assert torch.equal(keep[i], expect)
+
+
+def test_positive_only_topk_in_the_pass_keeps_no_negative_unit_and_reports_the_dropped_mass():
+    model = _model("deepsea")
+    X = random_onehot(4, TOY_LENGTHS["deepsea"], seed=3)
+    pr = TopK(0.2, positive_only=True)
+    e = LRP(model, pruning=pr)
+    _, layers = e(X, target=0, return_layers=True)
+    pruned = set(e.prune_points)
+    for g in e.graph.layers:
+        if e.graph.nodes[g.inputs[0]].name in pruned:
+            assert not bool((layers[g.name] < 0).any()), g.name
+    info = conservation(model, X, target=0, pruning=pr)
+    assert torch.allclose(info["gap"], info["absorbed"] + info["pruned"], atol=1e-10)
+    assert bool((info["pruned"] != 0).any())

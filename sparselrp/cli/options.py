@@ -19,11 +19,11 @@ def explain_options(f):
                      show_default=True, help="Which LRP rule goes where (zennit's names; best-practice is "
                                              "sl.plrp's and sl.lrp's)."),
         click.option("--no-prune", is_flag=True, help="Plain LRP: no pruning (default: sl.plrp's pruning, "
-                                                      "--topk 0.05 on every layer input but the first)."),
+                                                      "--topk 0.1 on every layer input but the first)."),
         click.option("--topk", default=None,
-                     help="Top-k pruning: keep K units (positions with --prune-group position) per pruned "
-                          "tensor and sample (an int), or a fraction in (0, 1] (default 0.05 unless "
-                          "--prune-mass or --no-prune)."),
+                     help="Top-k pruning: keep the K largest positive units (positions with --prune-group "
+                          "position) per pruned tensor and sample (an int), or a fraction in (0, 1]; negative "
+                          "relevance is dropped (default 0.1 unless --prune-mass or --no-prune)."),
         click.option("--prune-mass", type=float, default=None,
                      help="PLRP mass pruning instead: drop the share P in [0, 1) of each pruned tensor's "
                           "positive relevance."),
@@ -50,8 +50,8 @@ def explain_options(f):
 
 def pruning_from_options(topk, prune_mass, p_neg, redistribute, no_prune=False, prune_layers="positions",
                          prune_group="position"):
-    """Build the pruning object from CLI values: ``sl.plrp``'s (sign-aware TopK(0.05) of every
-    layer input) unless --topk/--prune-mass say otherwise; None with --no-prune."""
+    """Build the pruning object from CLI values: ``sl.plrp``'s (the top 10 % positive units of
+    every layer input) unless --topk/--prune-mass say otherwise; None with --no-prune."""
     from ..lrp import MassPrune, TopK
     from ..lrp.plrp import RECOMMENDED_K
 
@@ -71,7 +71,7 @@ def pruning_from_options(topk, prune_mass, p_neg, redistribute, no_prune=False, 
         except ValueError:
             raise click.BadParameter(f"{topk!r} is neither an int nor a fraction", param_hint="--topk") from None
         try:
-            return TopK(k, redistribute=redistribute, layers=layers, group=group)
+            return TopK(k, redistribute=redistribute, layers=layers, group=group, positive_only=True)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--topk") from None
     try:

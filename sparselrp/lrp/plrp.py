@@ -25,8 +25,8 @@ from .pruning import MassPrune, Pruning, TopK
 #: than gamma on the first layer (epsilon-gamma) on every planted model (docs/plrp.md)
 RECOMMENDED_COMPOSITE = "best-practice"
 
-#: share of units :func:`plrp` keeps per pruned tensor and sample (sign-aware top-k)
-RECOMMENDED_K = 0.05
+#: share of units :func:`plrp` keeps per pruned tensor and sample (positive units only)
+RECOMMENDED_K = 0.1
 
 #: where :func:`plrp` prunes: the input of every convolution and dense layer but the first
 #: (None); pruning only the convolution stack ("positions") did not help in the suite
@@ -38,7 +38,7 @@ RECOMMENDED_GROUP = None
 
 
 def recommended_pruning(p=None, k=None, redistribute="lambda"):
-    """The pruning :func:`plrp` uses: sign-aware top-k of every layer input, single units.
+    """The pruning :func:`plrp` uses: the top 10 % positive units of every layer input.
 
     Parameters
     ----------
@@ -46,7 +46,8 @@ def recommended_pruning(p=None, k=None, redistribute="lambda"):
         Mass pruning instead: drop this share of each pruned tensor's positive and negative
         relevance mass (``MassPrune(p)``); ``0`` prunes nothing.
     k : int or float, optional
-        Keep the top ``k`` units (a count or a share; default :data:`RECOMMENDED_K`).
+        Keep the top ``k`` positive units (a count or a share; default :data:`RECOMMENDED_K`);
+        negative units are dropped (``TopK(k, positive_only=True)``).
     redistribute : {"lambda", "matrix", "none"}
 
     Returns
@@ -58,7 +59,7 @@ def recommended_pruning(p=None, k=None, redistribute="lambda"):
     if p is not None:
         return MassPrune(p, redistribute=redistribute, layers=RECOMMENDED_LAYERS, group=RECOMMENDED_GROUP)
     return TopK(RECOMMENDED_K if k is None else k, redistribute=redistribute, layers=RECOMMENDED_LAYERS,
-                group=RECOMMENDED_GROUP)
+                group=RECOMMENDED_GROUP, positive_only=True)
 
 
 def project(R, X):
@@ -102,9 +103,9 @@ def plrp(model, X, target=0, hypothetical=False, composite=None, pruning=None, p
         Default :data:`RECOMMENDED_COMPOSITE`. Flat and w-square first layers have no
         hypothetical scores.
     pruning : TopK, MassPrune, False or None, optional
-        Default: :func:`recommended_pruning` (sign-aware ``TopK(0.05)`` on the input of
-        every convolution and dense layer but the first); ``False`` gives plain LRP with the
-        same composite.
+        Default: :func:`recommended_pruning` (``TopK(0.1, positive_only=True)`` on the input
+        of every convolution and dense layer but the first: the top 10 % positive units,
+        negative relevance dropped); ``False`` gives plain LRP with the same composite.
     p, k : float, optional
         Shortcuts for ``pruning=recommended_pruning(p=p)`` / ``(k=k)``.
     batch_size, device, strand_average, progress, return_layers, strand_pairs
