@@ -285,3 +285,20 @@ def test_motif_json_round_trip_keeps_sign_seqlets_trim(tmp_path):
         Motif("x", pwm=pwm, cwm=pwm, sign="up")
     with pytest.raises(ValueError, match="trim"):
         Motif("x", pwm=pwm, cwm=pwm, trim=(0, 5))
+
+
+def test_seqlets_on_a_map_with_windows_of_one_sign_only():
+    """sl.plrp's maps keep positive evidence only, and tfmodisco-lite's own seqlet call fails
+    without negative windows (its isotonic fit gets no weight): the null is then estimated by
+    sparselrp from all windows, and the planted sites are still called."""
+    ctcf = jaspar_pwm("MA0139.2")
+    X, H, sites = plant_hypothetical([(ctcf, 150, 1.0)], length=400, seed=6)
+    contrib = np.clip((X * H).sum(1), 0, None)
+    rng = np.random.default_rng(1)
+    contrib = contrib + (rng.random(contrib.shape) < 0.05) * np.abs(rng.normal(0, 0.1, contrib.shape))
+    assert (contrib >= 0).all()
+    site_of = {i: (s, s + w) for i, s, w, _, _ in sites}
+    seqlets, threshold, info = call_seqlets(contrib, null="all")
+    assert len(seqlets) >= 140 and np.isfinite(threshold) and info["neg_threshold"] == float("-inf")
+    assert np.mean([s.start < site_of[s.example_idx][1] and site_of[s.example_idx][0] < s.end
+                    for s in seqlets]) > 0.9

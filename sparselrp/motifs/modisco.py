@@ -138,7 +138,7 @@ def call_seqlets(contrib, window=20, flank=5, fdr=0.05, null="all", min_passing_
     smoothed = es._smooth(tracks, window)
     zero_share = float((smoothed == 0).mean())
     info = {"zero_window_share": zero_share}
-    if null == "all":
+    if null == "all" and bool((smoothed > 0).any()) and bool((smoothed < 0).any()):
         seqlets, threshold = es.extract_seqlets(
             attribution_scores=tracks, window_size=window, flank=flank, suppress=int(0.5 * window) + flank,
             target_fdr=fdr, min_passing_windows_frac=min_passing_windows_frac,
@@ -147,8 +147,11 @@ def call_seqlets(contrib, window=20, flank=5, fdr=0.05, null="all", min_passing_
         info.update(pos_threshold=float("nan"), neg_threshold=float("nan"))
         return seqlets, float(threshold), info
 
+    # the null from the non-zero windows, or (null="all" on a map with windows of one sign only,
+    # e.g. sl.plrp's positive-only maps, where tfmodisco-lite's own call fails) from all windows
     values = smoothed.ravel()
-    values = values[values != 0]
+    if null == "nonzero":
+        values = values[values != 0]
     if values.size < 10:
         return [], float("inf"), dict(info, pos_threshold=float("inf"), neg_threshold=float("-inf"),
                                       passing_share=0.0)
