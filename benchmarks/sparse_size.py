@@ -24,7 +24,9 @@ from sparselrp.io.attributions import size_ratio  # noqa: E402
 
 
 def maps(model, X):
-    plrp_raw = C.lrp(model, X, target=0, composite="epsilon-gamma", pruning=sl.lrp.recommended_pruning())
+    from sparselrp.lrp.plrp import RECOMMENDED_COMPOSITE, recommended_pruning
+
+    plrp_raw = C.lrp(model, X, target=0, composite=RECOMMENDED_COMPOSITE, pruning=recommended_pruning())
     return {
         "sl.plrp, projected (sparselrp attribute's default)": sl.plrp(model, X, target=0),
         "sl.plrp, raw": plrp_raw,
