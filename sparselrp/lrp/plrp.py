@@ -68,8 +68,8 @@ def project(R, X):
     Parameters
     ----------
     R : torch.Tensor
-        ``(N, 4, L)`` raw attributions (or hypothetical scores: then ``H * X`` per row
-        summed, which is the same thing).
+        ``(N, 4, L)`` raw attributions. For hypothetical scores ``H`` pass ``H * X``
+        (``project(H, X)`` would sum all four bases' scores instead).
     X : torch.Tensor
         ``(N, 4, L)`` one-hot input.
 
