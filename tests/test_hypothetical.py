@@ -132,3 +132,18 @@ def test_plrp_hypothetical_and_projected_agree(name):
     assert bool((R[X == 0] == 0).all())                   # projected: nothing on absent bases or N columns
     assert torch.allclose((H * X).sum(1), R.sum(1), rtol=1e-9, atol=1e-12 * float(R.abs().max()))
     assert torch.equal(sl.project(R, X), R)
+
+
+def test_plrp_warns_where_the_suite_saw_a_setting_drop_instances():
+    model = TOY_MODELS["deepsea"]().double().eval()
+    X = random_onehot(2, TOY_LENGTHS["deepsea"], seed=4)
+    with pytest.warns(UserWarning, match="TopK below 0.05"):
+        sl.plrp(model, X, k=0.01)
+    with pytest.warns(UserWarning, match="p >= 0.5"):
+        sl.plrp(model, X, p=0.5)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sl.plrp(model, X)                  # the default and milder settings are silent
+        sl.plrp(model, X, p=0.3)
+        sl.plrp(model, X, k=0.2)
