@@ -277,10 +277,12 @@ def checks(row, reps):
 
 # ----------------------------------------------------------------------------- main
 
-def true_positives(model, X, y, device, n_eval):
+def true_positives(model, X, y, device, n_eval, predicted=True):
+    """Indices of the first ``n_eval`` positives the model calls positive (``predicted=False``:
+    every positive, for --quick, whose one-epoch models call few)."""
     with torch.no_grad():
         prob = torch.sigmoid(torch.cat([model(X[i:i + 256].to(device))[:, 0].cpu() for i in range(0, len(X), 256)]))
-    keep = (y > 0.5) & (prob > 0.5)
+    keep = (y > 0.5) & ((prob > 0.5) | (not predicted))
     return torch.nonzero(keep)[:, 0][:n_eval]
 
 
@@ -358,7 +360,8 @@ def main(argv=None):
             model, _, meta = C.planted_model(sim, epochs=args.epochs, arch=arch,
                                              cache=None if args.quick else args.cache, log=log)
             model.to(device)
-            sub = test_idx[true_positives(model, sim.X[test_idx], sim.y[test_idx, 0], device, args.n_eval)]
+            sub = test_idx[true_positives(model, sim.X[test_idx], sim.y[test_idx, 0], device, args.n_eval,
+                                          predicted=not args.quick)]
             if len(sub) < 2:
                 log(f"# {arch} {length} bp: fewer than 2 true positives; skipped")
                 continue
