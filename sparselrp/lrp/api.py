@@ -192,24 +192,32 @@ class LRP:
             raise ValueError("strand_pairs is used only with strand_average=True")
         chunks = self._run(X, target, batch_size, progress, return_layers, hypothetical, False)
         key = "M" if hypothetical else "R"
-        R = self._cat(chunks, key, X.device)
+        rc = None
         if strand_average:
             if X.ndim != 3 or X.shape[1] != 4:
                 raise ValueError(f"strand averaging needs one-hot input (N, 4, L), got {tuple(X.shape)}")
             rc_target = reverse_strand_target(normalize_target(target, X.shape[0]), pairs)
             rc = self._run(X.flip(1, 2), rc_target, batch_size, progress, False, hypothetical, False)
-            R = 0.5 * (R + self._cat(rc, key, X.device).flip(1, 2))
+        return self._assemble(chunks, rc, key, X.device, return_layers, return_output)
+
+    def _assemble(self, chunks, rc, key, device, return_layers, return_output):
+        """The returned tuple from the chunks of one target: the map (averaged with the reverse
+        strand's chunks ``rc`` flipped back, when given), then the per-layer readout and the
+        explained value when asked."""
+        R = self._cat(chunks, key, device)
+        if rc is not None:
+            R = 0.5 * (R + self._cat(rc, key, device).flip(1, 2))
         extra = []
         if return_layers:
             import collections
             layers = collections.OrderedDict()
             for name in chunks[0]["layers"]:
-                layers[name] = torch.cat([c["layers"][name] for c in chunks], 0).to(X.device)
+                layers[name] = torch.cat([c["layers"][name] for c in chunks], 0).to(device)
             extra.append(layers)
         if return_output:
-            f = self._cat(chunks, "f", X.device)
-            if strand_average:
-                f = 0.5 * (f + self._cat(rc, "f", X.device))
+            f = self._cat(chunks, "f", device)
+            if rc is not None:
+                f = 0.5 * (f + self._cat(rc, "f", device))
             extra.append(f)
         return (R, *extra) if extra else R
 
@@ -277,22 +285,7 @@ class LRP:
             rc = self._run_many(X.flip(1, 2), rc_targets, batch_size, False, hypothetical)
         results = []
         for chunks, rck in zip(per, rc):
-            R = self._cat(chunks, key, X.device)
-            if rck is not None:
-                R = 0.5 * (R + self._cat(rck, key, X.device).flip(1, 2))
-            extra = []
-            if return_layers:
-                import collections
-                layers = collections.OrderedDict()
-                for name in chunks[0]["layers"]:
-                    layers[name] = torch.cat([c["layers"][name] for c in chunks], 0).to(X.device)
-                extra.append(layers)
-            if return_output:
-                f = self._cat(chunks, "f", X.device)
-                if rck is not None:
-                    f = 0.5 * (f + self._cat(rck, "f", X.device))
-                extra.append(f)
-            results.append((R, *extra) if extra else R)
+            results.append(self._assemble(chunks, rck, key, X.device, return_layers, return_output))
         return results
 
     def conservation(self, X, target=0, batch_size=256):

@@ -40,6 +40,7 @@ import warnings
 import numpy as np
 
 from .motif import Motif
+from .seqlets import _to_numpy
 
 __all__ = ["discover", "call_seqlets", "is_projected", "precompile", "TooFewSeqletsError", "DEFAULTS"]
 
@@ -58,14 +59,7 @@ class TooFewSeqletsError(ValueError):
 
 
 def _as_numpy(a, name):
-    if hasattr(a, "detach"):
-        a = a.detach().cpu().numpy()
-    a = np.asarray(a)
-    if a.ndim != 3 or a.shape[1] != 4:
-        raise ValueError(f"{name} must have shape (N, 4, L), got {tuple(a.shape)}")
-    if not np.issubdtype(a.dtype, np.number) and a.dtype != bool:
-        raise ValueError(f"{name} must be numeric")
-    a = a.astype(np.float32, copy=False)
+    a = _to_numpy(a, name).astype(np.float32, copy=False)
     if not np.all(np.isfinite(a)):
         raise ValueError(f"{name} contains NaN or Inf")
     return a
